@@ -1,7 +1,142 @@
 package io.usher.cli;
 
-public final class Main {
+import io.usher.Usher;
+import io.usher.config.ConfigException;
+import io.usher.config.UsherConfig;
+import io.usher.logging.LogSetup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** The command line, with PgBouncer's flags where they make sense. */
+@Command(name = "usher", mixinStandardHelpOptions = false, sortOptions = false,
+        description = "Usher: a PostgreSQL connection pooler that reads PgBouncer's configuration.",
+        footer = "%nStarts in the foreground. SIGTERM or SIGINT stops it.")
+public final class Main implements Callable<Integer> {
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = "pgbouncer.ini")
+    Path configFile;
+
+    @Option(names = {"-d", "--daemon"}, description = "Run in the background (not supported: use your service manager).")
+    boolean daemon;
+
+    @Option(names = {"-R", "--reboot"}, description = "Online restart (not supported).")
+    boolean reboot;
+
+    @Option(names = {"-q", "--quiet"}, description = "No log output to stderr.")
+    boolean quiet;
+
+    @Option(names = {"-v", "--verbose"}, description = "More log output (repeat for more).")
+    boolean[] verbose = new boolean[0];
+
+    @Option(names = {"-u", "--user"}, paramLabel = "USERNAME", description = "Switch to this user at start (not supported: start Usher as that user).")
+    String switchUser;
+
+    @Option(names = {"-V", "--version"}, description = "Print the version and exit.")
+    boolean version;
+
+    @Option(names = {"-h", "--help"}, description = "Print this help and exit.")
+    boolean help;
+
     public static void main(String[] args) {
-        System.out.println("usher");
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            System.err.println("usher: " + ex.getMessage());
+            System.err.println("Try \"usher --help\" for more information.");
+            return 1;
+        });
+        System.exit(cl.execute(args));
+    }
+
+    public static String version() {
+        try (InputStream in = Main.class.getResourceAsStream("/usher-version.properties")) {
+            Properties p = new Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (help) {
+            new CommandLine(this).usage(System.out);
+            return 0;
+        }
+        if (version) {
+            System.out.println("Usher " + version() + " (PgBouncer 1.25 compatible)");
+            return 0;
+        }
+        if (daemon) {
+            System.err.println("usher: -d (daemonize) is not supported; run Usher in the foreground under systemd, a container or nohup");
+            return 1;
+        }
+        if (reboot) {
+            System.err.println("usher: -R (online restart) is not supported; use so_reuseport with two instances instead");
+            return 1;
+        }
+        if (switchUser != null) {
+            System.err.println("usher: -u is not supported; start Usher as user \"" + switchUser + "\" (e.g. runuser -u " + switchUser + ")");
+            return 1;
+        }
+        if (configFile == null) {
+            System.err.println("usher: need a config file");
+            System.err.println("Try \"usher --help\" for more information.");
+            return 1;
+        }
+        UsherConfig config;
+        try {
+            config = UsherConfig.load(configFile.toAbsolutePath());
+        } catch (ConfigException e) {
+            System.err.println("usher: " + e.getMessage());
+            return 1;
+        }
+        LogSetup.apply(Math.max(verbose.length, config.settings().getInt("verbose")), quiet,
+                config.settings().getString("logfile"));
+        Logger log = LoggerFactory.getLogger("io.usher");
+        for (String key : config.notImplementedKeys()) {
+            log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
+        }
+        Usher usher;
+        try {
+            usher = Usher.start(config);
+        } catch (IOException e) {
+            log.error("{}", e.getMessage());
+            return 1;
+        }
+        Path pidfile = config.settings().getString("pidfile").isEmpty() ? null : Path.of(config.settings().getString("pidfile"));
+        if (pidfile != null) {
+            Files.writeString(pidfile, ProcessHandle.current().pid() + "\n");
+        }
+        log.info("process up: Usher {}, pid {}", version(), ProcessHandle.current().pid());
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("got SIGTERM/SIGINT, shutting down");
+            usher.close();
+            if (pidfile != null) {
+                try {
+                    Files.deleteIfExists(pidfile);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            }
+            stopped.countDown();
+        }, "usher-shutdown"));
+        stopped.await();
+        return 0;
     }
 }

@@ -1,0 +1,232 @@
+package io.usher;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.usher.client.ClientConnection;
+import io.usher.client.TrackedParameters;
+import io.usher.config.AuthType;
+import io.usher.config.Settings;
+import io.usher.config.UsherConfig;
+import io.usher.net.Transport;
+import io.usher.pool.PoolManager;
+import io.usher.protocol.Messages;
+import io.usher.server.ServerConnection;
+import io.usher.server.ServerEndpoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A running pooler: listeners, event loops, pools and the registry of clients. Built from one
+ * immutable {@link UsherConfig}.
+ */
+public final class Usher implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Usher.class);
+
+    private static final EnumSet<AuthType> SUPPORTED_AUTH =
+            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256);
+
+    private final UsherConfig config;
+    private final Transport transport;
+    private final PoolManager pools;
+    private final TrackedParameters trackedParameters;
+    private final List<Channel> listeners = new ArrayList<>();
+    private final AtomicInteger clientCount = new AtomicInteger();
+    private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
+    private final SecureRandom random = new SecureRandom();
+    private ScheduledFuture<?> janitor;
+    private Path socketFile;
+
+    private Usher(UsherConfig config, int threads) {
+        this.config = config;
+        this.transport = new Transport(threads);
+        this.pools = new PoolManager(config);
+        this.trackedParameters = new TrackedParameters(config.settings().getList("track_extra_parameters"));
+    }
+
+    /** Validates what the config asks for, binds the listeners and starts serving. */
+    public static Usher start(UsherConfig config) throws IOException {
+        Settings s = config.settings();
+        if (!SUPPORTED_AUTH.contains(s.authType())) {
+            throw new IOException("auth_type = " + s.authType().configName() + " is not supported yet");
+        }
+        int threads = Integer.getInteger("usher.threads", Runtime.getRuntime().availableProcessors());
+        Usher u = new Usher(config, threads);
+        try {
+            u.bind();
+        } catch (IOException | RuntimeException e) {
+            u.close();
+            throw e;
+        }
+        EventLoop janitorLoop = u.transport.workers().next();
+        u.janitor = janitorLoop.scheduleWithFixedDelay(() -> u.pools.maintain(janitorLoop), 100, 100, TimeUnit.MILLISECONDS);
+        u.pools.prewarm();
+        return u;
+    }
+
+    private void bind() throws IOException {
+        Settings s = config.settings();
+        int port = s.getInt("listen_port");
+        for (String addr : s.getList("listen_addr")) {
+            if (addr.equals("*")) {
+                listen(new InetSocketAddress(port)); // the wildcard address covers IPv4 and IPv6
+            } else {
+                listen(new InetSocketAddress(addr, port));
+            }
+        }
+        String dir = s.getString("unix_socket_dir");
+        if (!dir.isEmpty()) {
+            if (!Transport.supportsUnixSockets()) {
+                log.warn("unix_socket_dir is set, but Unix sockets need the native epoll transport; not listening on {}", dir);
+            } else {
+                socketFile = Path.of(dir, ".s.PGSQL." + port);
+                Files.deleteIfExists(socketFile);
+                listen(new DomainSocketAddress(socketFile.toFile()));
+            }
+        }
+        if (listeners.isEmpty()) {
+            throw new IOException("no listen_addr and no unix_socket_dir: nothing to listen on");
+        }
+    }
+
+    private void listen(SocketAddress address) throws IOException {
+        boolean unix = address instanceof DomainSocketAddress;
+        Settings s = config.settings();
+        ServerBootstrap b = new ServerBootstrap()
+                .group(transport.workers())
+                .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, s.getInt("listen_backlog"))
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new ClientConnection(Usher.this));
+                    }
+                });
+        if (!unix) {
+            b.option(ChannelOption.SO_REUSEADDR, true)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.SO_KEEPALIVE, s.getBool("tcp_keepalive"));
+        }
+        try {
+            Channel ch = b.bind(address).syncUninterruptibly().channel();
+            listeners.add(ch);
+            log.info("listening on {}", unix ? ((DomainSocketAddress) address).path() : ch.localAddress());
+        } catch (Exception e) {
+            throw new IOException("could not listen on " + address + ": " + e.getMessage(), e);
+        }
+    }
+
+    // ---- what clients use ----
+
+    public UsherConfig config() { return config; }
+    public PoolManager pools() { return pools; }
+    public TrackedParameters trackedParameters() { return trackedParameters; }
+
+    /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
+    public boolean clientOpened(ClientConnection c) {
+        return clientCount.incrementAndGet() <= config.settings().getInt("max_client_conn");
+    }
+
+    public void clientClosed(ClientConnection c) {
+        clientCount.decrementAndGet();
+        if (c.cancelPid() != 0 || c.cancelKey() != 0) {
+            clientsByCancelKey.remove(cancelKeyOf(c.cancelPid(), c.cancelKey()), c);
+        }
+    }
+
+    public int clientCount() {
+        return clientCount.get();
+    }
+
+    /** A fresh, unique (pid, key) pair for the client's BackendKeyData. */
+    public int[] registerCancelKey(ClientConnection c) {
+        while (true) {
+            int pid = random.nextInt() & 0x7fffffff;
+            int key = random.nextInt();
+            if (pid != 0 && clientsByCancelKey.putIfAbsent(cancelKeyOf(pid, key), c) == null) {
+                return new int[] {pid, key};
+            }
+        }
+    }
+
+    /** A CancelRequest from a client: forwarded only if both numbers match a client with a server. */
+    public void cancel(int pid, int key) {
+        ClientConnection c = clientsByCancelKey.get(cancelKeyOf(pid, key));
+        if (c != null) {
+            c.cancelQuery();
+        }
+    }
+
+    /** Opens a short connection to the server's address and sends its CancelRequest. */
+    public void sendCancel(ServerConnection s) {
+        ServerEndpoint ep = s.pool().endpoint();
+        SocketAddress address = ep.address();
+        int pid = s.backendPid();
+        int key = s.backendKey();
+        new Bootstrap().group(s.eventLoop())
+                .channel(address instanceof DomainSocketAddress ? Transport.domainSocketChannel() : Transport.socketChannel())
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        // nothing to read: PostgreSQL closes the connection after a cancel request
+                    }
+                })
+                .connect(address).addListener((ChannelFutureListener) f -> {
+                    if (f.isSuccess()) {
+                        f.channel().writeAndFlush(Messages.cancelRequest(pid, key));
+                    }
+                });
+    }
+
+    private static long cancelKeyOf(int pid, int key) {
+        return ((long) pid << 32) | (key & 0xffffffffL);
+    }
+
+    /** The first TCP port listened on (tests use port 0 in the config). */
+    public int port() {
+        for (Channel ch : listeners) {
+            if (ch.localAddress() instanceof InetSocketAddress) {
+                return ((InetSocketAddress) ch.localAddress()).getPort();
+            }
+        }
+        return -1;
+    }
+
+    @Override
+    public void close() {
+        if (janitor != null) {
+            janitor.cancel(false);
+        }
+        for (Channel ch : listeners) {
+            ch.close().syncUninterruptibly();
+        }
+        pools.close();
+        transport.shutdown();
+        if (socketFile != null) {
+            new File(socketFile.toString()).delete();
+        }
+    }
+}

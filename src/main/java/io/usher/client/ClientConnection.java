@@ -1,0 +1,744 @@
+package io.usher.client;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.usher.Usher;
+import io.usher.auth.StoredSecret;
+import io.usher.config.AuthType;
+import io.usher.config.DatabaseConfig;
+import io.usher.config.PoolMode;
+import io.usher.config.Settings;
+import io.usher.config.UsherConfig;
+import io.usher.pool.Pool;
+import io.usher.pool.ServerRequest;
+import io.usher.protocol.MessageScanner;
+import io.usher.protocol.MessageType;
+import io.usher.protocol.Messages;
+import io.usher.protocol.PgError;
+import io.usher.protocol.ProtocolException;
+import io.usher.protocol.SqlState;
+import io.usher.protocol.StartupPacket;
+import io.usher.server.ServerConnection;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayDeque;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One client connection: startup, authentication, then the data path. While the client has a
+ * server, its bytes go to the server as they arrive and the server's bytes come back the same way;
+ * the pooler only reads message types, lengths and ReadyForQuery status to know when the server
+ * can go back to the pool. Everything here runs on the client's event loop.
+ */
+public final class ClientConnection extends ChannelInboundHandlerAdapter implements ServerRequest {
+    private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
+
+    private enum Phase { STARTUP, AUTH, LOGIN_WAIT, READY, CLOSED }
+
+    /** Largest message accepted before login (startup and password messages). */
+    private static final int MAX_LOGIN_MESSAGE = 64 * 1024;
+
+    private final Usher usher;
+    private final UsherConfig config;
+    private final Settings settings;
+    private Channel channel;
+    private EventLoop loop;
+    private Phase phase = Phase.STARTUP;
+    private ByteBuf inbound;                 // cumulation, only before login completes
+    private final MessageScanner scanner;
+    private final ClientSide clientSide = new ClientSide();
+    private final ServerSide serverSide = new ServerSide();
+
+    private String user;
+    private String database;
+    private DatabaseConfig databaseConfig;
+    private Pool pool;
+    private PoolMode mode;
+    private ClientAuthenticator authenticator;
+    private final Map<String, String> wantedParameters = new LinkedHashMap<>();
+    private int cancelPid;
+    private int cancelKey;
+    private boolean counted;
+    private boolean overLimit;
+
+    /** The linked server; volatile only so that cancel requests from other loops can read it. */
+    private volatile ServerConnection server;
+    private boolean waiting;
+    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    private int expectedReady;               // Query/Sync/FunctionCall sent and not yet answered
+    private boolean unsynced;                // extended-protocol messages sent after the last Sync
+    private boolean flushServer;
+    private boolean terminated;
+
+    public ClientConnection(Usher usher) {
+        this.usher = usher;
+        this.config = usher.config();
+        this.settings = config.settings();
+        this.scanner = new MessageScanner(settings.getInt("max_packet_size"));
+    }
+
+    // ---- Netty events ----
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+        loop = channel.eventLoop();
+        inbound = ctx.alloc().buffer(256);
+        counted = true;
+        // max_client_conn counts connections from their accept, as PgBouncer does
+        overLimit = !usher.clientOpened(this);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf buf = (ByteBuf) msg;
+        try {
+            switch (phase) {
+                case STARTUP:
+                case AUTH:
+                    inbound.writeBytes(buf);
+                    buf.release();
+                    processLogin();
+                    return;
+                case LOGIN_WAIT:
+                case READY:
+                    fromClient(buf);
+                    return;
+                default:
+                    buf.release();
+            }
+        } catch (ProtocolException e) {
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (flushServer) {
+            flushServer = false;
+            ServerConnection s = server;
+            if (s != null) {
+                s.channel().flush();
+            }
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        // a client that reads slowly stops the server's reads, so Usher never buffers a big result
+        ServerConnection s = server;
+        if (s != null) {
+            s.channel().config().setAutoRead(ctx.channel().isWritable());
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        Phase was = phase;
+        phase = Phase.CLOSED;
+        if (inbound != null) {
+            inbound.release();
+            inbound = null;
+        }
+        scanner.release();
+        releasePending();
+        if (waiting && pool != null) {
+            pool.cancel(this);
+            waiting = false;
+        }
+        ServerConnection s = server;
+        if (s != null) {
+            server = null;
+            s.detach();
+            if (isClean(s)) {
+                returnToPool(s, true);
+            } else {
+                s.close("client disconnect while server was not ready");
+            }
+        }
+        if (counted) {
+            counted = false;
+            usher.clientClosed(this);
+        }
+        if (was.ordinal() >= Phase.LOGIN_WAIT.ordinal() && settings.getBool("log_disconnections")) {
+            log.info("C: {}/{}@{} closing because: client close request", database, user, remote());
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof java.io.IOException) {
+            log.debug("C: {}: {}", remote(), cause.toString());
+        } else {
+            log.warn("C: {}: internal error", remote(), cause);
+        }
+        ctx.close();
+    }
+
+    // ---- startup and authentication ----
+
+    private void processLogin() throws ProtocolException {
+        while (phase == Phase.STARTUP || phase == Phase.AUTH) {
+            if (phase == Phase.STARTUP) {
+                StartupPacket p = StartupPacket.decode(inbound);
+                if (p == null) {
+                    return;
+                }
+                onStartupPacket(p);
+            } else {
+                if (inbound.readableBytes() < 5) {
+                    return;
+                }
+                byte type = inbound.getByte(inbound.readerIndex());
+                int length = inbound.getInt(inbound.readerIndex() + 1);
+                if (type != MessageType.PASSWORD) {
+                    throw new ProtocolException("expected password response, got message type " + MessageType.printable(type));
+                }
+                if (length < 4 || length > MAX_LOGIN_MESSAGE) {
+                    throw new ProtocolException("invalid password message length " + length);
+                }
+                if (inbound.readableBytes() < length + 1) {
+                    return;
+                }
+                ByteBuf payload = inbound.retainedSlice(inbound.readerIndex() + 5, length - 4);
+                inbound.skipBytes(length + 1);
+                try {
+                    onPasswordMessage(payload);
+                } finally {
+                    payload.release();
+                }
+            }
+            if (inbound != null) {
+                inbound.discardReadBytes();
+            }
+        }
+    }
+
+    private void onStartupPacket(StartupPacket p) throws ProtocolException {
+        switch (p.kind()) {
+            case SSL_REQUEST:
+            case GSSENC_REQUEST:
+                // TLS and GSS encryption come later; 'N' tells the client to go on in plain text
+                channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+                return;
+            case CANCEL:
+                usher.cancel(p.cancelPid(), p.cancelKey());
+                phase = Phase.CLOSED;
+                channel.close();
+                return;
+            default:
+                onStartup(p.parameters());
+        }
+    }
+
+    private void onStartup(Map<String, String> params) {
+        user = params.get("user");
+        database = params.getOrDefault("database", user);
+        if (user == null || user.isEmpty()) {
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "no username supplied"));
+            return;
+        }
+        if (database == null || database.isEmpty()) {
+            database = user;
+        }
+        if (settings.getBool("log_connections")) {
+            log.info("C: {}/{}@{} login attempt: db={} user={} tls=no", database, user, remote(), database, user);
+        }
+        if (overLimit) {
+            fatal(PgError.fatal(SqlState.TOO_MANY_CONNECTIONS, "no more connections allowed (max_client_conn)"));
+            return;
+        }
+        Optional<DatabaseConfig> db = config.database(database);
+        if (db.isEmpty()) {
+            fatal(PgError.fatal(SqlState.INVALID_CATALOG_NAME, "no such database: " + database));
+            return;
+        }
+        databaseConfig = db.get();
+        TrackedParameters tracked = usher.trackedParameters();
+        for (Map.Entry<String, String> e : params.entrySet()) {
+            String name = e.getKey();
+            if (name.equals("user") || name.equals("database")) {
+                continue;
+            }
+            String canonical = tracked.canonical(name);
+            if (canonical != null) {
+                wantedParameters.put(canonical, e.getValue());
+            } else if (!ignored(name)) {
+                fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "unsupported startup parameter: " + name));
+                return;
+            }
+        }
+        if (settings.getBool("application_name_add_host")) {
+            InetSocketAddress a = remote() instanceof InetSocketAddress ? (InetSocketAddress) remote() : null;
+            String host = a == null ? "unix" : a.getAddress().getHostAddress() + ":" + a.getPort();
+            wantedParameters.merge("application_name", " - " + host, String::concat);
+        }
+        startAuthentication();
+    }
+
+    private boolean ignored(String name) {
+        for (String n : settings.getList("ignore_startup_parameters")) {
+            if (n.equalsIgnoreCase(name)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void startAuthentication() {
+        AuthType type = settings.authType();
+        Optional<String> stored = config.userList().secret(user);
+        if (type == AuthType.TRUST && stored.isEmpty() && databaseConfig.user() == null) {
+            fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "no such user: " + user));
+            return;
+        }
+        authenticator = new ClientAuthenticator(type, user, stored.map(StoredSecret::parse).orElse(null),
+                settings.getInt("scram_iterations"));
+        if (!authenticator.needsPassword()) {
+            authenticated();
+            return;
+        }
+        phase = Phase.AUTH;
+        channel.writeAndFlush(authenticator.start());
+    }
+
+    private void onPasswordMessage(ByteBuf payload) throws ProtocolException {
+        ClientAuthenticator.Step step = authenticator.onPasswordMessage(payload);
+        if (step.reply() != null) {
+            channel.write(step.reply());
+        }
+        switch (step.outcome()) {
+            case CONTINUE:
+                channel.flush();
+                return;
+            case FAILED:
+                if (settings.getBool("log_pooler_errors")) {
+                    log.warn("C: {}/{}@{} {}", database, user, remote(), step.failure());
+                }
+                fatal(PgError.fatal(SqlState.INVALID_PASSWORD, step.failure()));
+                return;
+            default:
+                authenticated();
+        }
+    }
+
+    private void authenticated() {
+        pool = usher.pools().poolFor(databaseConfig, user);
+        mode = pool.settings().mode();
+        if (authenticator.scramKeys() != null) {
+            pool.endpoint().credentials().rememberScramKeys(authenticator.scramKeys());
+        }
+        int[] key = usher.registerCancelKey(this);
+        cancelPid = key[0];
+        cancelKey = key[1];
+        phase = Phase.LOGIN_WAIT;
+        ByteBuf rest = inbound.isReadable() ? inbound.retainedSlice() : null;
+        inbound.release();
+        inbound = null;
+        if (pool.serverParameters() != null) {
+            sendWelcome(pool.serverParameters());
+        } else {
+            // the first client of a pool waits for a server to learn the parameters to announce
+            requestServer();
+        }
+        if (rest != null) {
+            try {
+                fromClient(rest);
+            } catch (ProtocolException e) {
+                fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+            }
+        }
+    }
+
+    private void sendWelcome(Map<String, String> serverParameters) {
+        for (String name : usher.trackedParameters().names()) {
+            String v = serverParameters.get(name);
+            if (v != null) {
+                wantedParameters.putIfAbsent(name, v);
+            }
+        }
+        ByteBuf b = channel.alloc().buffer(512);
+        Messages.writeAuthOk(b);
+        for (Map.Entry<String, String> e : serverParameters.entrySet()) {
+            String v = wantedParameters.getOrDefault(e.getKey(), e.getValue());
+            Messages.writeParameterStatus(b, e.getKey(), v);
+        }
+        Messages.writeBackendKeyData(b, cancelPid, cancelKey);
+        Messages.writeReadyForQuery(b, (byte) 'I');
+        channel.writeAndFlush(b);
+        phase = Phase.READY;
+        if (settings.getBool("log_connections")) {
+            log.info("C: {}/{}@{} login successful", database, user, remote());
+        }
+    }
+
+    // ---- client -> server ----
+
+    private void fromClient(ByteBuf buf) throws ProtocolException {
+        int stop;
+        try {
+            stop = scanner.scan(buf, clientSide);
+        } catch (ProtocolException e) {
+            buf.release();
+            throw e;
+        }
+        if (terminated) {
+            // forward what came before Terminate; the pooler answers the Terminate itself
+            int start = clientSide.terminateStart;
+            if (start > buf.readerIndex()) {
+                forward(buf.retainedSlice(buf.readerIndex(), start - buf.readerIndex()));
+            }
+            buf.release();
+            if (clientSide.terminateStart < 0) {
+                unsynced = true; // part of the Terminate went to the server: it must not be reused
+            }
+            channelReadComplete(null);
+            phase = Phase.CLOSED;
+            channel.close();
+            return;
+        }
+        if (stop != buf.writerIndex()) {
+            buf.release();
+            throw new ProtocolException("unexpected data");
+        }
+        forward(buf);
+    }
+
+    private void forward(ByteBuf buf) {
+        ServerConnection s = server;
+        if (s != null && pending.isEmpty()) {
+            s.channel().write(buf);
+            flushServer = true;
+            return;
+        }
+        pending.add(buf);
+        if (s == null && !waiting && phase == Phase.READY) {
+            requestServer();
+        }
+    }
+
+    private void requestServer() {
+        waiting = true;
+        // hold the client's further input until it has a server: bounded buffering
+        channel.config().setAutoRead(false);
+        pool.acquire(this);
+    }
+
+    /** Reads of the client stream: counts what will be answered with ReadyForQuery, finds Terminate. */
+    private final class ClientSide implements MessageScanner.Listener {
+        int terminateStart;
+
+        @Override
+        public boolean onHeader(byte type, int payloadLength, int start) throws ProtocolException {
+            switch (type) {
+                case MessageType.QUERY:
+                case MessageType.SYNC:
+                case MessageType.FUNCTION_CALL:
+                    expectedReady++;
+                    unsynced = false;
+                    return false;
+                case MessageType.TERMINATE:
+                    terminateStart = start;
+                    return true;
+                case MessageType.COPY_DATA:
+                case MessageType.COPY_DONE:
+                case MessageType.COPY_FAIL:
+                    return false;
+                default:
+                    if (!MessageType.isFrontendType(type)) {
+                        throw new ProtocolException("unsupported pkt type: " + MessageType.printable(type));
+                    }
+                    unsynced = true;
+                    return false;
+            }
+        }
+
+        @Override
+        public boolean onMessage(byte type, ByteBuf payload, int start, int end) {
+            terminated = true;
+            return false;
+        }
+    }
+
+    // ---- the pool's answers ----
+
+    @Override
+    public EventLoop eventLoop() {
+        return loop;
+    }
+
+    @Override
+    public boolean isLogin() {
+        return phase == Phase.LOGIN_WAIT && pool.serverParameters() == null;
+    }
+
+    @Override
+    public boolean isActive() {
+        return phase != Phase.CLOSED;
+    }
+
+    @Override
+    public void serverAssigned(ServerConnection s) {
+        waiting = false;
+        if (phase == Phase.CLOSED) {
+            returnToPool(s, false);
+            return;
+        }
+        if (phase == Phase.LOGIN_WAIT) {
+            sendWelcome(pool.serverParameters() != null ? pool.serverParameters() : s.parameters());
+            if (pending.isEmpty() && mode != PoolMode.SESSION) {
+                s.detach();
+                returnToPool(s, false);
+                channel.config().setAutoRead(true);
+                return;
+            }
+        }
+        String restore = usher.trackedParameters().restoreSql(wantedParameters, s.parameters());
+        if (restore.isEmpty()) {
+            link(s);
+            return;
+        }
+        s.detach();
+        s.runInternal(restore, err -> loop.execute(() -> {
+            if (err != null) {
+                log.warn("C: {}/{}@{} restoring parameters failed: {}", database, user, remote(), err.message());
+                s.close("parameter restore failed");
+                fatal(err);
+            } else if (phase == Phase.CLOSED) {
+                returnToPool(s, false);
+            } else {
+                // the server's own spelling of what was set is what the client has from now on
+                wantedParameters.replaceAll((k, v) -> s.parameters().getOrDefault(k, v));
+                s.assignTo(this);
+                link(s);
+            }
+        }));
+    }
+
+    private void link(ServerConnection s) {
+        server = s;
+        s.transactionStatus((byte) 'I');
+        boolean any = false;
+        ByteBuf b;
+        while ((b = pending.poll()) != null) {
+            s.channel().write(b);
+            any = true;
+        }
+        if (any) {
+            s.channel().flush();
+        }
+        channel.config().setAutoRead(s.channel().isWritable());
+        s.channel().config().setAutoRead(channel.isWritable());
+        if (!any) {
+            maybeRelease(s);
+        }
+    }
+
+    @Override
+    public void serverUnavailable(PgError error) {
+        waiting = false;
+        fatal(error);
+    }
+
+    // ---- server -> client ----
+
+    @Override
+    public void onServerData(ServerConnection s, ByteBuf data, boolean flush) {
+        if (s != server) {
+            data.release();
+            s.close("server sent data after it was released");
+            return;
+        }
+        serverSide.cutAt = -1;
+        serverSide.releasable = false;
+        try {
+            s.scanner().scan(data, serverSide);
+        } catch (ProtocolException e) {
+            data.release();
+            log.warn("S: {} protocol error: {}", s.describe(), e.getMessage());
+            s.close(e.getMessage());
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "server conn crashed?"));
+            return;
+        }
+        if (serverSide.cutAt >= 0) {
+            // statement pooling: the server opened a transaction; the client is told so instead
+            if (serverSide.cutAt > data.readerIndex()) {
+                channel.write(data.retainedSlice(data.readerIndex(), serverSide.cutAt - data.readerIndex()));
+            }
+            data.release();
+            server = null;
+            s.detach();
+            s.close("transaction blocks not allowed in statement pooling mode");
+            fatal(PgError.fatal(SqlState.FEATURE_NOT_SUPPORTED, "transaction blocks not allowed in statement pooling mode"));
+            return;
+        }
+        channel.write(data);
+        if (flush) {
+            channel.flush();
+        }
+        if (serverSide.releasable) {
+            if (!flush) {
+                channel.flush();
+            }
+            maybeRelease(s);
+        }
+    }
+
+    @Override
+    public void onServerReadComplete(ServerConnection s) {
+        if (s == server || server == null) {
+            channel.flush();
+        }
+    }
+
+    @Override
+    public void onServerClosed(ServerConnection s) {
+        if (s != server) {
+            return;
+        }
+        server = null;
+        fatal(PgError.fatal(SqlState.CONNECTION_FAILURE, "server conn crashed?"));
+    }
+
+    @Override
+    public void onServerWritabilityChanged(ServerConnection s, boolean writable) {
+        if (s == server && phase != Phase.CLOSED) {
+            channel.config().setAutoRead(writable);
+        }
+    }
+
+    /** Reads of the server stream: ReadyForQuery status and parameter changes. */
+    private final class ServerSide implements MessageScanner.Listener {
+        int cutAt;
+        boolean releasable;
+
+        @Override
+        public boolean onHeader(byte type, int payloadLength, int start) {
+            return type == MessageType.READY_FOR_QUERY || type == MessageType.PARAMETER_STATUS;
+        }
+
+        @Override
+        public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+            ServerConnection s = server;
+            if (type == MessageType.PARAMETER_STATUS) {
+                String name = Messages.readCString(payload);
+                String value = Messages.readCString(payload);
+                s.parameters().put(name, value);
+                if (wantedParameters.containsKey(name) || usher.trackedParameters().canonical(name) != null) {
+                    wantedParameters.put(name, value);
+                }
+                return true;
+            }
+            if (payloadLengthInvalid(payload)) {
+                throw new ProtocolException("invalid ReadyForQuery");
+            }
+            byte status = payload.getByte(payload.readerIndex());
+            s.transactionStatus(status);
+            if (expectedReady > 0) {
+                expectedReady--;
+            }
+            if (mode == PoolMode.STATEMENT && status != 'I') {
+                cutAt = start >= 0 ? start : 0;
+                return false;
+            }
+            releasable = canRelease(s);
+            return true;
+        }
+
+        private boolean payloadLengthInvalid(ByteBuf payload) {
+            return payload.readableBytes() != 1;
+        }
+    }
+
+    // ---- giving the server back ----
+
+    private boolean canRelease(ServerConnection s) {
+        return mode != PoolMode.SESSION && isClean(s);
+    }
+
+    /** Nothing in flight either way and no transaction open: the next client may have it. */
+    private boolean isClean(ServerConnection s) {
+        return expectedReady == 0 && !unsynced && s.transactionStatus() == 'I'
+                && s.scanner().atBoundary() && scanner.atBoundary();
+    }
+
+    private void maybeRelease(ServerConnection s) {
+        if (s == server && canRelease(s)) {
+            server = null;
+            s.detach();
+            returnToPool(s, false);
+            if (!pending.isEmpty() && phase == Phase.READY) {
+                requestServer();
+            }
+        }
+    }
+
+    /** Back to the pool, after the reset query where PgBouncer runs one. */
+    private void returnToPool(ServerConnection s, boolean clientClosed) {
+        s.channel().config().setAutoRead(true);
+        String reset = pool.settings().resetQuery();
+        boolean runReset = !reset.isEmpty() && (pool.settings().resetQueryAlways()
+                || (mode == PoolMode.SESSION && clientClosed));
+        if (!runReset) {
+            pool.release(s);
+            return;
+        }
+        s.runInternal(reset, err -> {
+            if (err != null) {
+                s.close("server_reset_query failed: " + err.message());
+            } else {
+                pool.release(s);
+            }
+        });
+    }
+
+    // ---- ending ----
+
+    /** Sends an error and closes the client. */
+    public void fatal(PgError error) {
+        if (phase == Phase.CLOSED && !channel.isActive()) {
+            return;
+        }
+        if (settings.getBool("log_pooler_errors") && error.isFatal()) {
+            log.warn("C: {}/{}@{} pooler error: {}", database, user, remote(), error.message());
+        }
+        phase = Phase.CLOSED;
+        releasePending();
+        channel.writeAndFlush(Messages.errorResponse(error)).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    private void releasePending() {
+        ByteBuf b;
+        while ((b = pending.poll()) != null) {
+            b.release();
+        }
+    }
+
+    // ---- for cancel requests and the registry ----
+
+    /** Sends a CancelRequest for this client's current query to its server, if it has one. */
+    public void cancelQuery() {
+        ServerConnection s = server;
+        if (s != null) {
+            usher.sendCancel(s);
+        }
+    }
+
+    public int cancelPid() { return cancelPid; }
+    public int cancelKey() { return cancelKey; }
+    public Channel channel() { return channel; }
+
+    private SocketAddress remote() {
+        return channel == null ? null : channel.remoteAddress();
+    }
+}

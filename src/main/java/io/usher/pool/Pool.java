@@ -1,0 +1,398 @@
+package io.usher.pool;
+
+import io.netty.channel.EventLoop;
+import io.usher.protocol.PgError;
+import io.usher.protocol.SqlState;
+import io.usher.server.ServerConnection;
+import io.usher.server.ServerEndpoint;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The server connections of one (database, user) pair and the clients waiting for them.
+ * <p>Clients are served in FIFO order. A server is handed out by the pool (under its lock) and
+ * comes back through {@link #release}; the pool never touches a server's channel itself. Callbacks
+ * to clients run after the lock is dropped, on the client's own event loop.
+ */
+public final class Pool {
+    private static final Logger log = LoggerFactory.getLogger(Pool.class);
+
+    private final PoolKey key;
+    private final ServerEndpoint endpoint;
+    private final PoolSettings settings;
+    private final Counter databaseCount;
+    private final Counter userCount;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    /** Idle servers, most recently used last (handed out LIFO, so surplus ones age out). */
+    private final ArrayDeque<ServerConnection> idle = new ArrayDeque<>();
+    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    private final List<ServerConnection> all = new ArrayList<>();
+    private int opening;
+    private long loginFailedAt;
+    private PgError loginError;
+    private volatile Map<String, String> serverParameters;
+    private volatile boolean closed;
+
+    private static final class Waiter {
+        final ServerRequest request;
+        final long since = System.nanoTime();
+
+        Waiter(ServerRequest request) {
+            this.request = request;
+        }
+    }
+
+    public Pool(PoolKey key, ServerEndpoint endpoint, PoolSettings settings, Counter databaseCount, Counter userCount) {
+        this.key = key;
+        this.endpoint = endpoint;
+        this.settings = settings;
+        this.databaseCount = databaseCount;
+        this.userCount = userCount;
+    }
+
+    public PoolKey key() { return key; }
+    public PoolSettings settings() { return settings; }
+    public ServerEndpoint endpoint() { return endpoint; }
+
+    /** Parameters of the first server that logged in, sent to clients at login. Null until then. */
+    public Map<String, String> serverParameters() {
+        return serverParameters;
+    }
+
+    /**
+     * Asks for a server. The request gets {@link ServerRequest#serverAssigned} (maybe right away, on
+     * the caller's thread) or waits in line.
+     */
+    public void acquire(ServerRequest request) {
+        ServerConnection server = null;
+        List<Runnable> after = new ArrayList<>(0);
+        lock.lock();
+        try {
+            if (closed) {
+                after.add(() -> request.serverUnavailable(PgError.fatal(SqlState.ADMIN_SHUTDOWN, "database removed")));
+            } else if (waiters.isEmpty()) {
+                server = takeIdle(request.eventLoop());
+            }
+            if (server == null && !closed) {
+                waiters.add(new Waiter(request));
+                openForWaiters(request.eventLoop(), after);
+            }
+            if (server != null) {
+                server.assignTo(request);
+            }
+        } finally {
+            lock.unlock();
+        }
+        run(after);
+        if (server != null) {
+            request.serverAssigned(server);
+        }
+    }
+
+    /** Takes a request out of line (its client went away). */
+    public void cancel(ServerRequest request) {
+        lock.lock();
+        try {
+            waiters.removeIf(w -> w.request == request);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A clean, logged-in server comes back: to the first waiter, or to the idle list. */
+    public void release(ServerConnection server) {
+        Waiter next = null;
+        lock.lock();
+        try {
+            if (closed || !server.isUsable() || server.mustRetire(settings)) {
+                next = null;
+            } else {
+                next = pollLiveWaiter();
+                if (next != null) {
+                    server.assignTo(next.request);
+                } else {
+                    server.markIdle();
+                    idle.addLast(server);
+                    return;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (next == null) {
+            server.close("pool closed or server retired");
+            return;
+        }
+        handOver(next.request, server);
+    }
+
+    /** A newly logged-in server: remember its parameters, then treat it as released. */
+    public void serverLoggedIn(ServerConnection server) {
+        lock.lock();
+        try {
+            opening--;
+            loginError = null;
+            if (serverParameters == null) {
+                serverParameters = Map.copyOf(server.parameters());
+            }
+        } finally {
+            lock.unlock();
+        }
+        release(server);
+    }
+
+    /**
+     * A server could not connect or log in. Clients still logging in get the error; clients with a
+     * query keep waiting and new servers are tried again after server_login_retry.
+     */
+    public void serverLoginFailed(ServerConnection server, PgError error) {
+        List<Waiter> failed = new ArrayList<>();
+        lock.lock();
+        try {
+            opening--;
+            removeServer(server);
+            loginFailedAt = System.nanoTime();
+            loginError = error;
+            for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+                Waiter w = it.next();
+                if (w.request.isLogin() || !w.request.isActive()) {
+                    it.remove();
+                    failed.add(w);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Waiter w : failed) {
+            if (w.request.isActive()) {
+                w.request.eventLoop().execute(() -> w.request.serverUnavailable(error));
+            }
+        }
+    }
+
+    /** A server connection closed (from any state after login). */
+    public void serverClosed(ServerConnection server) {
+        List<Runnable> after = new ArrayList<>(0);
+        lock.lock();
+        try {
+            idle.remove(server);
+            if (removeServer(server)) {
+                Waiter first = waiters.peekFirst();
+                if (first != null) {
+                    openForWaiters(first.request.eventLoop(), after);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        run(after);
+    }
+
+    /**
+     * Periodic upkeep, from the janitor: wait timeouts, the reserve pool, retries after a login
+     * failure, min_pool_size, idle timeouts and lifetimes of idle servers.
+     */
+    public void maintain(EventLoop loop) {
+        List<Runnable> after = new ArrayList<>(0);
+        List<ServerConnection> retire = new ArrayList<>(0);
+        long now = System.nanoTime();
+        lock.lock();
+        try {
+            for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+                Waiter w = it.next();
+                if (!w.request.isActive()) {
+                    it.remove();
+                } else if (settings.queryWaitTimeoutNanos() > 0 && now - w.since > settings.queryWaitTimeoutNanos()) {
+                    it.remove();
+                    ServerRequest r = w.request;
+                    PgError e = PgError.fatal(SqlState.CONNECTION_FAILURE, "query_wait_timeout");
+                    after.add(() -> r.eventLoop().execute(() -> r.serverUnavailable(e)));
+                }
+            }
+            for (Iterator<ServerConnection> it = idle.iterator(); it.hasNext(); ) {
+                ServerConnection s = it.next();
+                boolean surplus = all.size() - retire.size() > settings.minPoolSize();
+                if (!s.isUsable() || s.mustRetire(settings)
+                        || (surplus && settings.serverIdleTimeoutNanos() > 0 && s.idleNanos(now) > settings.serverIdleTimeoutNanos())) {
+                    it.remove();
+                    retire.add(s);
+                }
+            }
+            if (!waiters.isEmpty()) {
+                openForWaiters(waiters.peekFirst().request.eventLoop(), after);
+            }
+            if (serverParameters != null || settings.minPoolSize() > 0) {
+                while (!closed && all.size() < settings.minPoolSize() && !inLoginBackoff(now)
+                        && reserveSlot(false)) {
+                    after.add(openServer(loop));
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (ServerConnection s : retire) {
+            s.close("server idle timeout or lifetime");
+        }
+        run(after);
+    }
+
+    /** Stops handing out servers and closes the idle ones (the database was removed or Usher stops). */
+    public void close() {
+        List<ServerConnection> toClose;
+        List<Waiter> waiting;
+        lock.lock();
+        try {
+            closed = true;
+            toClose = new ArrayList<>(idle);
+            idle.clear();
+            waiting = new ArrayList<>(waiters);
+            waiters.clear();
+        } finally {
+            lock.unlock();
+        }
+        toClose.forEach(s -> s.close("pool closed"));
+        PgError e = PgError.fatal(SqlState.ADMIN_SHUTDOWN, "database shutting down");
+        waiting.forEach(w -> w.request.eventLoop().execute(() -> w.request.serverUnavailable(e)));
+    }
+
+    public int serverCount() {
+        lock.lock();
+        try {
+            return all.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int idleCount() {
+        lock.lock();
+        try {
+            return idle.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int waitingCount() {
+        lock.lock();
+        try {
+            return waiters.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- under the lock ----
+
+    private ServerConnection takeIdle(EventLoop preferred) {
+        // prefer a server on the client's own event loop: no thread hop while they are linked
+        ServerConnection fallback = null;
+        for (Iterator<ServerConnection> it = idle.descendingIterator(); it.hasNext(); ) {
+            ServerConnection s = it.next();
+            if (!s.isUsable()) {
+                continue;
+            }
+            if (s.eventLoop() == preferred) {
+                it.remove();
+                return s;
+            }
+            if (fallback == null) {
+                fallback = s;
+            }
+        }
+        if (fallback != null) {
+            idle.remove(fallback);
+        }
+        return fallback;
+    }
+
+    private Waiter pollLiveWaiter() {
+        Waiter w;
+        while ((w = waiters.pollFirst()) != null) {
+            if (w.request.isActive()) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    /** Opens servers while waiters outnumber the connections being opened and limits allow. */
+    private void openForWaiters(EventLoop loop, List<Runnable> after) {
+        long now = System.nanoTime();
+        while (opening < waiters.size() && !inLoginBackoff(now)) {
+            Waiter first = waiters.peekFirst();
+            boolean reserve = first != null && settings.reservePoolSize() > 0
+                    && now - first.since >= settings.reserveTimeoutNanos();
+            if (!reserveSlot(reserve)) {
+                break;
+            }
+            if (reserve && all.size() > settings.poolSize()) {
+                log.info("{}: taking connection from reserve_pool", key);
+            }
+            after.add(openServer(loop));
+        }
+    }
+
+    private boolean inLoginBackoff(long now) {
+        return loginError != null && now - loginFailedAt < settings.loginRetryNanos();
+    }
+
+    /** Counts a new server against the pool, database and user limits; false if one is reached. */
+    private boolean reserveSlot(boolean useReserve) {
+        int limit = settings.poolSize() + (useReserve ? settings.reservePoolSize() : 0);
+        if (all.size() >= limit) {
+            return false;
+        }
+        if (!databaseCount.tryAcquire(settings.maxDbConnections())) {
+            return false;
+        }
+        if (!userCount.tryAcquire(settings.maxUserConnections())) {
+            databaseCount.release();
+            return false;
+        }
+        return true;
+    }
+
+    private Runnable openServer(EventLoop loop) {
+        ServerConnection s = new ServerConnection(this, loop);
+        all.add(s);
+        opening++;
+        return s::connect;
+    }
+
+    private boolean removeServer(ServerConnection server) {
+        if (all.remove(server)) {
+            databaseCount.release();
+            userCount.release();
+            return true;
+        }
+        return false;
+    }
+
+    private static void handOver(ServerRequest request, ServerConnection server) {
+        EventLoop loop = request.eventLoop();
+        if (loop.inEventLoop()) {
+            request.serverAssigned(server);
+        } else {
+            loop.execute(() -> request.serverAssigned(server));
+        }
+    }
+
+    private static void run(List<Runnable> actions) {
+        for (Runnable r : actions) {
+            r.run();
+        }
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+}

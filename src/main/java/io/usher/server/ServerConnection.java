@@ -1,0 +1,370 @@
+package io.usher.server;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.usher.net.Transport;
+import io.usher.pool.Pool;
+import io.usher.pool.PoolSettings;
+import io.usher.protocol.ErrorFields;
+import io.usher.protocol.MessageScanner;
+import io.usher.protocol.MessageType;
+import io.usher.protocol.Messages;
+import io.usher.protocol.PgError;
+import io.usher.protocol.ProtocolException;
+import io.usher.protocol.SqlState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
+
+/**
+ * One connection to PostgreSQL. It logs in, then lives in its pool: idle, linked to a client
+ * (ACTIVE: its reads go to the client's event loop untouched), or running a query of the pooler's
+ * own (INTERNAL: a reset, check or SET query whose answers nobody else sees).
+ */
+public final class ServerConnection extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(ServerConnection.class);
+
+    public enum State { CONNECTING, LOGIN, IDLE, ACTIVE, INTERNAL, CLOSED }
+
+    /** The largest message a server may send; PostgreSQL's own limit on a field is 1 GB. */
+    private static final int MAX_SERVER_MESSAGE = Integer.MAX_VALUE;
+
+    private final Pool pool;
+    private final EventLoop loop;
+    private final MessageScanner scanner = new MessageScanner(MAX_SERVER_MESSAGE);
+    private final Map<String, String> parameters = new HashMap<>();
+    private final long createdNanos = System.nanoTime();
+    /** Lifetime with up to 10% jitter, so servers opened together do not all expire together. */
+    private final double lifetimeJitter = 1.0 - ThreadLocalRandom.current().nextDouble(0.1);
+    private volatile State state = State.CONNECTING;
+    private volatile ServerOwner owner;
+    private Channel channel;
+    private ServerLogin login;
+    private int backendPid;
+    private int backendKey;
+    private long idleSinceNanos = createdNanos;
+    private volatile String closeReason;
+
+    /** Transaction status from the last ReadyForQuery ('I', 'T' or 'E'). Touched by the owner's loop while linked. */
+    private byte transactionStatus = 'I';
+
+    private InternalQuery internal;
+
+    public ServerConnection(Pool pool, EventLoop loop) {
+        this.pool = pool;
+        this.loop = loop;
+    }
+
+    // ---- lifecycle ----
+
+    /** Opens the socket and starts the login. Runs on any thread. */
+    public void connect() {
+        ServerEndpoint ep = pool.endpoint();
+        PoolSettings s = pool.settings();
+        Bootstrap b = new Bootstrap().group(loop)
+                .channel(ep.address() instanceof DomainSocketAddress ? Transport.domainSocketChannel()
+                        : Transport.socketChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, Math.max(1, s.connectTimeoutMillis()))
+                .option(ChannelOption.AUTO_READ, true)
+                .handler(this);
+        if (!(ep.address() instanceof DomainSocketAddress)) {
+            b.option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.SO_KEEPALIVE, true);
+        }
+        b.connect(ep.address()).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                state = State.CLOSED;
+                log.warn("S: {} connect to {} failed: {}", pool.key(), ep.describe(), f.cause().toString(), f.cause());
+                pool.serverLoginFailed(this, PgError.fatal(SqlState.CONNECTION_FAILURE,
+                        "pgbouncer cannot connect to server"));
+            }
+        });
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        channel = ctx.channel();
+        state = State.LOGIN;
+        login = new ServerLogin(this, pool.endpoint());
+        ctx.writeAndFlush(login.startupMessage());
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        State was = state;
+        state = State.CLOSED;
+        scanner.release();
+        if (was == State.LOGIN || was == State.CONNECTING) {
+            pool.serverLoginFailed(this, PgError.fatal(SqlState.CONNECTION_FAILURE,
+                    closeReason != null ? closeReason : "server closed the connection during login"));
+            return;
+        }
+        if (was == State.INTERNAL && internal != null) {
+            InternalQuery q = internal;
+            internal = null;
+            q.onDone.accept(PgError.fatal(SqlState.CONNECTION_FAILURE, "server conn crashed?"));
+        }
+        pool.serverClosed(this);
+        ServerOwner o = owner;
+        if (o != null && was == State.ACTIVE) {
+            runOn(o, () -> o.onServerClosed(this));
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf buf = (ByteBuf) msg;
+        switch (state) {
+            case ACTIVE: {
+                ServerOwner o = owner;
+                if (o != null) {
+                    if (o.eventLoop().inEventLoop()) {
+                        o.onServerData(this, buf, false);
+                    } else {
+                        o.eventLoop().execute(() -> o.onServerData(this, buf, true));
+                    }
+                    return;
+                }
+                break;
+            }
+            case LOGIN:
+                scanOwn(buf, login);
+                return;
+            case INTERNAL:
+                scanOwn(buf, internal);
+                return;
+            default:
+                break;
+        }
+        buf.release();
+        close("idle server got unexpected data");
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        ServerOwner o = owner;
+        if (state == State.ACTIVE && o != null && o.eventLoop().inEventLoop()) {
+            o.onServerReadComplete(this);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        ServerOwner o = owner;
+        if (state == State.ACTIVE && o != null) {
+            boolean writable = ctx.channel().isWritable();
+            runOn(o, () -> o.onServerWritabilityChanged(this, writable));
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.warn("S: {} {}: {}", pool.key(), describe(), cause.toString());
+        close("server connection error: " + cause.getMessage());
+    }
+
+    private void scanOwn(ByteBuf buf, MessageScanner.Listener listener) {
+        try {
+            scanner.scan(buf, listener);
+        } catch (ProtocolException e) {
+            log.warn("S: {} {}: protocol error: {}", pool.key(), describe(), e.getMessage());
+            close(e.getMessage());
+        } finally {
+            buf.release();
+        }
+    }
+
+    // ---- called by ServerLogin (on this loop) ----
+
+    void loginSucceeded(int pid, int key) {
+        this.backendPid = pid;
+        this.backendKey = key;
+        login = null;
+        String connectQuery = pool.settings().connectQuery();
+        if (!connectQuery.isEmpty()) {
+            runInternal(connectQuery, err -> {
+                if (err != null) {
+                    log.warn("S: {} connect_query failed: {}", pool.key(), err.message());
+                    loginFailed(err);
+                } else {
+                    pool.serverLoggedIn(this);
+                }
+            });
+            return;
+        }
+        state = State.IDLE;
+        pool.serverLoggedIn(this);
+    }
+
+    void loginFailed(PgError error) {
+        closeReason = error.message();
+        State was = state;
+        state = State.CLOSED;
+        if (was == State.LOGIN || was == State.INTERNAL) {
+            pool.serverLoginFailed(this, error);
+        }
+        if (channel != null) {
+            channel.close();
+        }
+    }
+
+    void parameterStatus(String name, String value) {
+        parameters.put(name, value);
+    }
+
+    void write(ByteBuf message) {
+        channel.writeAndFlush(message);
+    }
+
+    // ---- pool side (called under the pool's lock) ----
+
+    public void assignTo(ServerOwner newOwner) {
+        owner = newOwner;
+        state = State.ACTIVE;
+    }
+
+    public void markIdle() {
+        owner = null;
+        state = State.IDLE;
+        idleSinceNanos = System.nanoTime();
+    }
+
+    public boolean isUsable() {
+        State s = state;
+        return s != State.CLOSED && channel != null && channel.isActive();
+    }
+
+    public boolean mustRetire(PoolSettings s) {
+        return s.serverLifetimeNanos() > 0
+                && System.nanoTime() - createdNanos > s.serverLifetimeNanos() * lifetimeJitter;
+    }
+
+    public long idleNanos(long now) {
+        return now - idleSinceNanos;
+    }
+
+    // ---- owner side ----
+
+    /** Unlinks from the owner; the server is no longer ACTIVE (the caller releases or closes it). */
+    public void detach() {
+        owner = null;
+        if (state == State.ACTIVE) {
+            state = State.IDLE;
+        }
+    }
+
+    /**
+     * Runs a query of the pooler's own (reset, check, SET, connect_query) on this server's loop and
+     * reports its first error, or null on success, to {@code onDone} on this server's loop. The
+     * server must not be linked to a client meanwhile.
+     */
+    public void runInternal(String sql, Consumer<PgError> onDone) {
+        if (!loop.inEventLoop()) {
+            loop.execute(() -> runInternal(sql, onDone));
+            return;
+        }
+        if (!isUsable()) {
+            onDone.accept(PgError.fatal(SqlState.CONNECTION_FAILURE, "server conn crashed?"));
+            return;
+        }
+        internal = new InternalQuery(onDone);
+        state = State.INTERNAL;
+        channel.writeAndFlush(Messages.query(sql));
+    }
+
+    /** Answers of an internal query: only errors, parameter changes and the final ReadyForQuery matter. */
+    private final class InternalQuery implements MessageScanner.Listener {
+        final Consumer<PgError> onDone;
+        PgError error;
+
+        InternalQuery(Consumer<PgError> onDone) {
+            this.onDone = onDone;
+        }
+
+        @Override
+        public boolean onHeader(byte type, int payloadLength, int start) {
+            return type == MessageType.READY_FOR_QUERY || type == MessageType.ERROR_RESPONSE
+                    || type == MessageType.PARAMETER_STATUS;
+        }
+
+        @Override
+        public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+            switch (type) {
+                case MessageType.ERROR_RESPONSE:
+                    if (error == null) {
+                        error = ErrorFields.parse(payload).toError();
+                    }
+                    return true;
+                case MessageType.PARAMETER_STATUS:
+                    parameterStatus(Messages.readCString(payload), Messages.readCString(payload));
+                    return true;
+                case MessageType.READY_FOR_QUERY:
+                    transactionStatus = payload.getByte(payload.readerIndex());
+                    internal = null;
+                    state = State.IDLE;
+                    if (error == null && transactionStatus != 'I') {
+                        error = PgError.error(SqlState.ACTIVE_SQL_TRANSACTION, "internal query left a transaction open");
+                    }
+                    onDone.accept(error);
+                    return false;
+                default:
+                    return true;
+            }
+        }
+    }
+
+    /** Closes the connection (politely, with Terminate) from any thread. */
+    public void close(String reason) {
+        if (closeReason == null) {
+            closeReason = reason;
+        }
+        Channel ch = channel;
+        if (ch == null) {
+            return;
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("S: {} {} closing: {}", pool.key(), describe(), reason);
+        }
+        if (ch.isActive()) {
+            ch.writeAndFlush(Messages.terminate()).addListener(ChannelFutureListener.CLOSE);
+        } else {
+            ch.close();
+        }
+    }
+
+    private static void runOn(ServerOwner o, Runnable r) {
+        if (o.eventLoop().inEventLoop()) {
+            r.run();
+        } else {
+            o.eventLoop().execute(r);
+        }
+    }
+
+    // ---- accessors ----
+
+    public Pool pool() { return pool; }
+    public EventLoop eventLoop() { return loop; }
+    public Channel channel() { return channel; }
+    public MessageScanner scanner() { return scanner; }
+    public Map<String, String> parameters() { return parameters; }
+    public int backendPid() { return backendPid; }
+    public int backendKey() { return backendKey; }
+    public State state() { return state; }
+    public byte transactionStatus() { return transactionStatus; }
+    public void transactionStatus(byte status) { this.transactionStatus = status; }
+    public ServerOwner owner() { return owner; }
+
+    public String describe() {
+        return "pid=" + backendPid + "@" + pool.endpoint().describe();
+    }
+}

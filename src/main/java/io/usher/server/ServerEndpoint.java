@@ -1,0 +1,30 @@
+package io.usher.server;
+
+import io.netty.channel.unix.DomainSocketAddress;
+
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.List;
+import java.util.Map;
+
+/** Where and as whom the server connections of a pool log in. */
+public record ServerEndpoint(List<String> hosts, int port, String database, ServerCredentials credentials,
+                             Map<String, String> startupParameters, String defaultSocketDir) {
+
+    /** The address to connect to: a host name or IP, or a Unix-socket directory (leading '/'). */
+    public SocketAddress address() {
+        String host = hosts.isEmpty() ? defaultSocketDir : hosts.get(0);
+        if (host.startsWith("/")) {
+            return new DomainSocketAddress(host + "/.s.PGSQL." + port);
+        }
+        return InetSocketAddress.createUnresolved(host, port);
+    }
+
+    public String user() {
+        return credentials.user();
+    }
+
+    public String describe() {
+        return (hosts.isEmpty() ? defaultSocketDir : String.join(",", hosts)) + ":" + port + "/" + database;
+    }
+}

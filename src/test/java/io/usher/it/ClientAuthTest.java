@@ -1,0 +1,197 @@
+package io.usher.it;
+
+import io.usher.testing.PostgresCluster;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.Map;
+import java.util.Properties;
+
+import static io.usher.testing.TestRoles.MD5;
+import static io.usher.testing.TestRoles.PLAIN;
+import static io.usher.testing.TestRoles.SCRAM;
+import static io.usher.testing.TestRoles.SCRAM2;
+import static io.usher.testing.TestRoles.TRUST;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Client authentication per auth_type, server login per method, and the errors clients see. */
+class ClientAuthTest {
+    private final PostgresCluster pg = PostgresCluster.shared();
+
+    private static String whoami(Connection c) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT current_user || '@' || current_database()")) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static SQLException loginError(UsherInstance u, String user, String password, String db) {
+        try (Connection c = u.connect(user, password, db, new Properties())) {
+            throw new AssertionError("login of " + user + " succeeded");
+        } catch (SQLException e) {
+            return e;
+        }
+    }
+
+    @Test
+    void md5AuthWithStoredMd5HashAndServerMd5Login() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start();
+             Connection c = u.connect(MD5, "appdb")) {
+            assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+        }
+    }
+
+    @Test
+    void md5AuthWithPlainPasswordInUserlist() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").userlist(MD5, "md5_pw").start();
+             Connection c = u.connect(MD5, "appdb")) {
+            assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+        }
+    }
+
+    @Test
+    void scramAuthWithVerifierUsesPassThroughToServer() throws Exception {
+        // the userlist has only the verifier: the server login must use the client's SCRAM keys
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "scram-sha-256").start()) {
+            try (Connection c = u.connect(SCRAM, "appdb")) {
+                assertThat(whoami(c)).isEqualTo("u_scram@appdb");
+            }
+            try (Connection c = u.connect(SCRAM, "otherdb")) {
+                assertThat(whoami(c)).isEqualTo("u_scram@otherdb");
+            }
+        }
+    }
+
+    @Test
+    void md5AuthTypeWithScramVerifierSwitchesToScram() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start();
+             WireClient w = new WireClient(u.port())) {
+            w.send(WireClient.startupPacket(Map.of("user", SCRAM, "database", "appdb")));
+            WireClient.Message m = w.read();
+            assertThat(m.type()).isEqualTo('R');
+            assertThat(java.nio.ByteBuffer.wrap(m.payload()).getInt()).isEqualTo(10); // AuthenticationSASL
+            assertThat(m.text()).contains("SCRAM-SHA-256");
+        }
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start();
+             Connection c = u.connect(SCRAM, "appdb")) {
+            assertThat(whoami(c)).isEqualTo("u_scram@appdb");
+        }
+    }
+
+    @Test
+    void scramAuthWithPlainPasswordAndServerScramLogin() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "scram-sha-256").userlist(SCRAM2, "scram2_pw").start();
+             Connection c = u.connect(SCRAM2, "appdb")) {
+            assertThat(whoami(c)).isEqualTo("u_scram2@appdb");
+        }
+    }
+
+    @Test
+    void plainAuthAndServerCleartextLogin() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "plain").userlist(PLAIN, "plain_pw").start();
+             Connection c = u.connect(PLAIN, "appdb")) {
+            assertThat(whoami(c)).isEqualTo("u_plain@appdb");
+            assertThat(loginError(u, PLAIN, "wrong", "appdb").getSQLState()).isEqualTo("28P01");
+        }
+    }
+
+    @Test
+    void trustAcceptsAnyPasswordButUserMustExist() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").start()) {
+            try (Connection c = u.connect(TRUST, null, "appdb", new Properties())) {
+                assertThat(whoami(c)).isEqualTo("u_trust@appdb");
+            }
+            try (Connection c = u.connect(MD5, "not-the-password", "appdb", new Properties())) {
+                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+            }
+            SQLException e = loginError(u, "nobody_here", "x", "appdb");
+            assertThat(e.getMessage()).contains("no such user");
+        }
+    }
+
+    @Test
+    void wrongPasswordGets28P01ForMd5AndScram() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start()) {
+            SQLException e = loginError(u, MD5, "wrong", "appdb");
+            assertThat(e.getSQLState()).isEqualTo("28P01");
+            assertThat(e.getMessage()).contains("password authentication failed");
+            e = loginError(u, SCRAM, "wrong", "appdb");
+            assertThat(e.getSQLState()).isEqualTo("28P01");
+            assertThat(e.getMessage()).contains("SASL authentication failed");
+            // the right password still works afterwards
+            try (Connection c = u.connect(MD5, "appdb")) {
+                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+            }
+        }
+    }
+
+    @Test
+    void unknownUserGoesThroughTheExchangeAndFails() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "scram-sha-256").start();
+             WireClient w = new WireClient(u.port())) {
+            w.send(WireClient.startupPacket(Map.of("user", "ghost", "database", "appdb")));
+            WireClient.Message m = w.read();
+            assertThat(m.type()).isEqualTo('R'); // a SASL request, as for a real user
+            assertThat(loginError(u, "ghost", "x", "appdb").getSQLState()).isEqualTo("28P01");
+        }
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start()) {
+            assertThat(loginError(u, "ghost", "x", "appdb").getSQLState()).isEqualTo("28P01");
+        }
+    }
+
+    @Test
+    void unknownDatabaseGets3D000() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).start()) {
+            SQLException e = loginError(u, MD5, "md5_pw", "nodb");
+            assertThat(e.getSQLState()).isEqualTo("3D000");
+            assertThat(e.getMessage()).contains("no such database: nodb");
+        }
+    }
+
+    @Test
+    void wrongServerPasswordReachesTheClient() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust")
+                .userlist(MD5, io.usher.auth.Md5Password.encrypt(MD5, "not-the-password")).start()) {
+            SQLException e = loginError(u, MD5, "", "appdb");
+            assertThat(e.getMessage()).contains("password authentication failed");
+        }
+    }
+
+    @Test
+    void forcedUserInDatabaseEntry() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg)
+                .database("forced", "host=127.0.0.1 port=" + pg.port() + " dbname=appdb user=u_scram2 password=scram2_pw")
+                .start();
+             Connection c = u.connect(MD5, "forced")) {
+            assertThat(whoami(c)).isEqualTo("u_scram2@appdb");
+        }
+    }
+
+    @Test
+    void wildcardDatabaseEntry() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).database("*", "host=127.0.0.1 port=" + pg.port()).start();
+             Connection c = u.connect(MD5, "otherdb")) {
+            assertThat(whoami(c)).isEqualTo("u_md5@otherdb");
+        }
+    }
+
+    @Test
+    void unsupportedStartupParameterIsRefusedAndIgnoredOneIsNot() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").start()) {
+            try (WireClient w = new WireClient(u.port())) {
+                w.send(WireClient.startupPacket(Map.of("user", TRUST, "database", "appdb", "search_path", "x")));
+                WireClient.Message m = w.read();
+                assertThat(m.type()).isEqualTo('E');
+                assertThat(m.fields().get('M')).isEqualTo("unsupported startup parameter: search_path");
+            }
+            try (WireClient w = new WireClient(u.port())) {
+                w.send(WireClient.startupPacket(Map.of("user", TRUST, "database", "appdb", "extra_float_digits", "3")));
+                w.readUntil('Z');
+            }
+        }
+    }
+}
