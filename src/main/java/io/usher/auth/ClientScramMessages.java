@@ -45,7 +45,7 @@ final class ClientScramMessages {
 
         ScramAttributeReader reader = new ScramAttributeReader(bare);
         if (reader.peek() == 'm') {
-            throw new ScramException("client requires an unsupported SCRAM extension");
+            throw new ScramException("client requires a mandatory SCRAM extension, but it is not supported");
         }
         reader.expect('n'); // PostgreSQL takes the user name from the startup packet and ignores this one
         String nonce = reader.expect('r');

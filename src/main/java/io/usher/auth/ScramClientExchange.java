@@ -2,10 +2,8 @@ package io.usher.auth;
 
 import com.ongres.scram.client.ScramClient;
 import com.ongres.scram.common.ClientFirstMessage;
-import com.ongres.scram.common.ServerFirstMessage;
 import com.ongres.scram.common.exception.ScramInvalidServerSignatureException;
 import java.security.SecureRandom;
-import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 
@@ -83,17 +81,8 @@ public final class ScramClientExchange {
     public String handleServerFirst(String serverFirstMessage) throws ScramException {
         requireStage(Stage.AWAITING_SERVER_FIRST, "server-first-message");
         stage = Stage.DONE; // unless the client-final-message gets built
-        if (serverFirstMessage == null) {
-            throw new ScramException("invalid SCRAM server-first-message: none");
-        }
-        ScramKeys keys;
-        try {
-            // Parsed here for the salt; ScramClient parses it again below, for itself.
-            ServerFirstMessage parsed = ServerFirstMessage.parseFrom(serverFirstMessage, clientNonce);
-            keys = keySource.keysFor(Base64.getDecoder().decode(parsed.getSalt()), parsed.getIterationCount());
-        } catch (com.ongres.scram.common.exception.ScramException | IllegalArgumentException e) {
-            throw new ScramException("invalid SCRAM server-first-message: " + e.getMessage());
-        }
+        ServerScramMessages.First serverFirst = ServerScramMessages.parseFirst(serverFirstMessage, clientNonce);
+        ScramKeys keys = keySource.keysFor(serverFirst.salt(), serverFirst.iterations());
         try {
             client = ScramClient.builder()
                     .advertisedMechanisms(List.of(ScramCrypto.MECHANISM.getName()))
@@ -101,13 +90,14 @@ public final class ScramClientExchange {
                     .clientAndServerKey(keys.clientKey(), keys.serverKey())
                     .nonceSupplier(() -> clientNonce)
                     .build();
-            client.clientFirstMessage(); // the message already sent, in ScramClient's state machine
+            client.clientFirstMessage(); // the message already sent, for ScramClient's state machine
             client.serverFirstMessage(serverFirstMessage);
             String clientFinal = client.clientFinalMessage().toString();
             stage = Stage.AWAITING_SERVER_FINAL;
             return clientFinal;
         } catch (com.ongres.scram.common.exception.ScramException | RuntimeException e) {
-            throw new ScramException("invalid SCRAM server-first-message: " + e.getMessage());
+            // Not expected once ServerScramMessages accepted the message; still, never let a library surprise out.
+            throw new ScramException("SCRAM client failed on server-first-message: " + e.getMessage());
         }
     }
 
@@ -115,18 +105,13 @@ public final class ScramClientExchange {
     public void verifyServerFinal(String serverFinalMessage) throws ScramException {
         requireStage(Stage.AWAITING_SERVER_FINAL, "server-final-message");
         stage = Stage.DONE;
-        if (serverFinalMessage == null) {
-            throw new ScramException("invalid SCRAM server-final-message: none");
-        }
-        if (serverFinalMessage.startsWith("e=")) {
-            throw new ScramException("error received from server in SCRAM exchange: " + serverError(serverFinalMessage));
-        }
+        ServerScramMessages.checkFinal(serverFinalMessage);
         try {
             client.serverFinalMessage(serverFinalMessage);
         } catch (ScramInvalidServerSignatureException e) {
             throw new ScramException("incorrect SCRAM server signature");
         } catch (com.ongres.scram.common.exception.ScramException | RuntimeException e) {
-            throw new ScramException("invalid SCRAM server-final-message: " + e.getMessage());
+            throw new ScramException("SCRAM client failed on server-final-message: " + e.getMessage());
         }
     }
 
@@ -134,14 +119,5 @@ public final class ScramClientExchange {
         if (stage != expected) {
             throw new ScramException("unexpected " + message + " in SCRAM exchange state " + stage);
         }
-    }
-
-    /** The server-error-value of "e=value[,extensions]", restricted to printable ASCII so it is safe to log. */
-    private static String serverError(String message) {
-        int end = message.indexOf(',');
-        String value = message.substring(2, end < 0 ? message.length() : end);
-        StringBuilder printable = new StringBuilder();
-        value.codePoints().limit(64).forEach(c -> printable.append(c >= 0x20 && c <= 0x7E ? (char) c : '?'));
-        return printable.toString();
     }
 }

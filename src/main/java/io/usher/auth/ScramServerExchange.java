@@ -36,6 +36,7 @@ public final class ScramServerExchange {
      * @param secret the user's stored secret: Scram (use its salt/iterations/keys) or Plain (derive a verifier with a random salt and `iterations`);
      *               null or Md5 = unknown user / unusable secret: run a FAKE exchange (deterministic fake salt per user name, like PostgreSQL's
      *               scram_mock_salt) that always fails at the end, so user names cannot be probed. An empty Plain password counts as unusable.
+     * @param iterations used for a Plain secret and for the fake exchange; a Scram secret brings its own
      */
     public ScramServerExchange(StoredSecret secret, String user, int iterations, SecureRandom random) {
         this(secret, user, iterations, random, () -> ScramCrypto.nonce(random));
@@ -108,7 +109,11 @@ public final class ScramServerExchange {
                 ScramFunctions.serverSignature(ScramCrypto.MECHANISM, verifier.serverKey(), authMessage)).toString();
     }
 
-    /** After success: the client's ClientKey (ClientProof XOR ClientSignature) and the ServerKey. */
+    /**
+     * After success: the client's ClientKey (ClientProof XOR ClientSignature) and the ServerKey.
+     * They only open servers holding the same verifier: with a Plain secret the verifier was made up for
+     * this exchange, so log in to servers with the password instead, as PgBouncer does.
+     */
     public ScramKeys keys() {
         if (stage != Stage.SUCCEEDED) {
             throw new IllegalStateException("SCRAM keys are only known after a successful exchange");

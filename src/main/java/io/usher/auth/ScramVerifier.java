@@ -55,7 +55,8 @@ public final class ScramVerifier {
             return null;
         }
         try {
-            int iterations = parsePositiveInt(iterationsAndSalt[0]);
+            // Like PostgreSQL's strtol, take a sign; the Scram constructor refuses anything below 1.
+            int iterations = Integer.parseInt(iterationsAndSalt[0]);
             Base64.Decoder b64 = Base64.getDecoder();
             return new StoredSecret.Scram(iterations, b64.decode(iterationsAndSalt[1]),
                     b64.decode(storedAndServerKey[0]), b64.decode(storedAndServerKey[1]));
@@ -63,12 +64,5 @@ public final class ScramVerifier {
             // bad number, bad base64, empty salt or wrong key length
             return null;
         }
-    }
-
-    private static int parsePositiveInt(String digits) {
-        if (digits.isEmpty() || !digits.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            throw new IllegalArgumentException("not a number");
-        }
-        return Integer.parseInt(digits); // NumberFormatException (an IllegalArgumentException) on overflow
     }
 }
