@@ -10,6 +10,8 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.usher.auth.ScramVerifier;
+import io.usher.auth.StoredSecret;
 import io.usher.client.ClientConnection;
 import io.usher.client.TrackedParameters;
 import io.usher.config.AuthType;
@@ -29,11 +31,13 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -56,6 +60,8 @@ public final class Usher implements AutoCloseable {
     private final AtomicInteger clientCount = new AtomicInteger();
     private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
+    /** SCRAM verifiers made from plain passwords in auth_file, per user and password. */
+    private final Map<String, StoredSecret.Scram> plainVerifiers = new ConcurrentHashMap<>();
     private ScheduledFuture<?> janitor;
     private Path socketFile;
 
@@ -104,11 +110,35 @@ public final class Usher implements AutoCloseable {
                 socketFile = Path.of(dir, ".s.PGSQL." + port);
                 Files.deleteIfExists(socketFile);
                 listen(new DomainSocketAddress(socketFile.toFile()));
+                applySocketMode(socketFile, s.getString("unix_socket_mode"));
             }
         }
         if (listeners.isEmpty()) {
             throw new IOException("no listen_addr and no unix_socket_dir: nothing to listen on");
         }
+    }
+
+    /** unix_socket_mode is octal, as in PgBouncer (default 0777: anyone may connect, auth decides). */
+    private static void applySocketMode(Path socket, String octal) throws IOException {
+        int mode;
+        try {
+            mode = Integer.parseInt(octal.trim(), 8);
+        } catch (NumberFormatException e) {
+            throw new IOException("unix_socket_mode is not an octal number: " + octal);
+        }
+        Set<PosixFilePermission> perms = EnumSet.noneOf(PosixFilePermission.class);
+        PosixFilePermission[] order = {
+            PosixFilePermission.OTHERS_EXECUTE, PosixFilePermission.OTHERS_WRITE,
+            PosixFilePermission.OTHERS_READ, PosixFilePermission.GROUP_EXECUTE,
+            PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_READ,
+            PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.OWNER_WRITE,
+            PosixFilePermission.OWNER_READ};
+        for (int bit = 0; bit < order.length; bit++) {
+            if ((mode & (1 << bit)) != 0) {
+                perms.add(order[bit]);
+            }
+        }
+        Files.setPosixFilePermissions(socket, perms);
     }
 
     private void listen(SocketAddress address) throws IOException {
@@ -159,6 +189,13 @@ public final class Usher implements AutoCloseable {
 
     public int clientCount() {
         return clientCount.get();
+    }
+
+    /** The SCRAM verifier for a user whose auth_file entry is a plain password (made once, then reused). */
+    public StoredSecret.Scram scramVerifier(String user, StoredSecret.Plain password) {
+        String key = user + "\0" + password.password();
+        return plainVerifiers.computeIfAbsent(key,
+                k -> ScramVerifier.generate(password.password(), config.settings().getInt("scram_iterations"), random));
     }
 
     /** A fresh, unique (pid, key) pair for the client's BackendKeyData. */

@@ -50,6 +50,8 @@ public final class Main implements Callable<Integer> {
     boolean help;
 
     public static void main(String[] args) {
+        // the log line carries the process id, as PgBouncer's does (read by logback.xml)
+        System.setProperty("PID", String.valueOf(ProcessHandle.current().pid()));
         CommandLine cl = new CommandLine(new Main());
         cl.setParameterExceptionHandler((ex, a) -> {
             System.err.println("usher: " + ex.getMessage());
@@ -124,8 +126,7 @@ public final class Main implements Callable<Integer> {
         }
         log.info("process up: Usher {}, pid {}", version(), ProcessHandle.current().pid());
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            log.info("got SIGTERM/SIGINT, shutting down");
+        Runnable shutdown = () -> {
             usher.close();
             if (pidfile != null) {
                 try {
@@ -135,8 +136,14 @@ public final class Main implements Callable<Integer> {
                 }
             }
             stopped.countDown();
-        }, "usher-shutdown"));
+        };
+        Signals.onShutdown(name -> {
+            log.info("got {}, shutting down", name);
+            shutdown.run();
+        });
+        Signals.onReload(() -> log.warn("got SIGHUP: online reload is not supported yet; restart Usher to apply changes"));
         stopped.await();
+        log.info("shutdown complete");
         return 0;
     }
 }

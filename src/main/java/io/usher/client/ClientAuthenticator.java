@@ -13,6 +13,7 @@ import io.usher.protocol.ProtocolException;
 
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
+import java.util.function.Function;
 
 /**
  * The password exchange with one client, with PgBouncer's rules for which stored secret works with
@@ -40,16 +41,21 @@ final class ClientAuthenticator {
     private final String user;
     private final StoredSecret secret;   // null: unknown user
     private final Method method;
-    private final int scramIterations;
+    private final Function<StoredSecret.Plain, StoredSecret.Scram> verifiers;
     private byte[] md5Salt;
     private ScramServerExchange scram;
     private boolean scramStarted;
     private ScramKeys scramKeys;
 
-    ClientAuthenticator(AuthType type, String user, StoredSecret secret, int scramIterations) {
+    /**
+     * @param verifiers turns a plain password into a SCRAM verifier; cached per user by the caller, so
+     *                  a user's salt stays the same between logins and PBKDF2 runs once, as in PgBouncer
+     */
+    ClientAuthenticator(AuthType type, String user, StoredSecret secret,
+                        Function<StoredSecret.Plain, StoredSecret.Scram> verifiers) {
         this.user = user;
         this.secret = secret;
-        this.scramIterations = scramIterations;
+        this.verifiers = verifiers;
         this.method = chooseMethod(type, secret);
     }
 
@@ -84,8 +90,9 @@ final class ClientAuthenticator {
                 return Messages.authMd5(md5Salt);
             case SCRAM:
                 // an md5 hash cannot do SCRAM: run the exchange as for an unknown user, which fails
-                StoredSecret usable = secret instanceof StoredSecret.Md5 ? null : secret;
-                scram = new ScramServerExchange(usable, user, scramIterations, RANDOM);
+                StoredSecret usable = secret instanceof StoredSecret.Md5 ? null
+                        : secret instanceof StoredSecret.Plain ? verifiers.apply((StoredSecret.Plain) secret) : secret;
+                scram = new ScramServerExchange(usable, user, 4096, RANDOM);
                 return Messages.authSasl("SCRAM-SHA-256");
             default:
                 throw new IllegalStateException("no password exchange for trust");

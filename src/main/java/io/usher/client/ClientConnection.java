@@ -79,6 +79,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private boolean unsynced;                // extended-protocol messages sent after the last Sync
     private boolean flushServer;
     private boolean terminated;
+    private String closeReason;
+    private final long connectedNanos = System.nanoTime();
 
     public ClientConnection(Usher usher) {
         this.usher = usher;
@@ -144,7 +146,6 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        Phase was = phase;
         phase = Phase.CLOSED;
         if (inbound != null) {
             inbound.release();
@@ -170,8 +171,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             counted = false;
             usher.clientClosed(this);
         }
-        if (was.ordinal() >= Phase.LOGIN_WAIT.ordinal() && settings.getBool("log_disconnections")) {
-            log.info("C: {}/{}@{} closing because: client close request", database, user, remote());
+        if (settings.getBool("log_disconnections") && user != null) {
+            log.info("C: {}/{}@{} closing because: {} (age={}s)", database, user, remote(),
+                    closeReason != null ? closeReason : "client unexpected eof",
+                    (System.nanoTime() - connectedNanos) / 1_000_000_000L);
         }
     }
 
@@ -303,7 +306,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             return;
         }
         authenticator = new ClientAuthenticator(type, user, stored.map(StoredSecret::parse).orElse(null),
-                settings.getInt("scram_iterations"));
+                plain -> usher.scramVerifier(user, plain));
         if (!authenticator.needsPassword()) {
             authenticated();
             return;
@@ -404,6 +407,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             }
             channelReadComplete(null);
             phase = Phase.CLOSED;
+            closeReason = "client close request";
             channel.close();
             return;
         }
@@ -494,6 +498,28 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             returnToPool(s, false);
             return;
         }
+        if (s.needsCheck(pool.settings())) {
+            // idle longer than server_check_delay: make sure it still answers before use
+            s.detach();
+            s.runInternal(pool.settings().checkQuery(), err -> loop.execute(() -> {
+                if (err != null) {
+                    s.close("server check query failed: " + err.message());
+                    if (phase != Phase.CLOSED) {
+                        requestServer();
+                    }
+                } else if (phase == Phase.CLOSED) {
+                    returnToPool(s, false);
+                } else {
+                    s.assignTo(this);
+                    serverChecked(s);
+                }
+            }));
+            return;
+        }
+        serverChecked(s);
+    }
+
+    private void serverChecked(ServerConnection s) {
         if (phase == Phase.LOGIN_WAIT) {
             sendWelcome(pool.serverParameters() != null ? pool.serverParameters() : s.parameters());
             if (pending.isEmpty() && mode != PoolMode.SESSION) {
@@ -713,6 +739,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             log.warn("C: {}/{}@{} pooler error: {}", database, user, remote(), error.message());
         }
         phase = Phase.CLOSED;
+        closeReason = error.message();
         releasePending();
         channel.writeAndFlush(Messages.errorResponse(error)).addListener(ChannelFutureListener.CLOSE);
     }

@@ -30,12 +30,21 @@ public record PoolSettings(PoolMode mode, int poolSize, int minPoolSize, int res
         return new PoolSettings(mode, poolSize, minPool, reserve,
                 g.getDuration("reserve_pool_timeout").toNanos(), maxDb, maxUser,
                 g.getString("server_reset_query").trim(), g.getBool("server_reset_query_always"),
-                g.getString("server_check_query").trim(), g.getDuration("server_check_delay").toNanos(),
+                checkQuery(g.getString("server_check_query")), g.getDuration("server_check_delay").toNanos(),
                 lifetime.toNanos(), g.getDuration("server_idle_timeout").toNanos(),
                 g.getDuration("server_login_retry").toNanos(),
                 (int) Math.min(Integer.MAX_VALUE, g.getDuration("server_connect_timeout").toMillis()),
                 g.getDuration("query_wait_timeout").toNanos(),
                 db.connectQuery() == null ? "" : db.connectQuery());
+    }
+
+    /** PgBouncer 1.25: "&lt;empty&gt;" (the default) sends an empty query; an empty value turns checks off (null). */
+    private static String checkQuery(String configured) {
+        String q = configured.trim();
+        if (q.equals("<empty>")) {
+            return "";
+        }
+        return q.isEmpty() ? null : q;
     }
 
     private static int firstNonNull(Integer a, int b) {

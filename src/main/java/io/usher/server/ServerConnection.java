@@ -249,6 +249,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 && System.nanoTime() - createdNanos > s.serverLifetimeNanos() * lifetimeJitter;
     }
 
+    /** Whether the server sat idle longer than server_check_delay (0: always check). */
+    public boolean needsCheck(PoolSettings s) {
+        return s.checkQuery() != null && idleNanos(System.nanoTime()) > s.checkDelayNanos();
+    }
+
     public long idleNanos(long now) {
         return now - idleSinceNanos;
     }
@@ -258,6 +263,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** Unlinks from the owner; the server is no longer ACTIVE (the caller releases or closes it). */
     public void detach() {
         owner = null;
+        idleSinceNanos = System.nanoTime();
         if (state == State.ACTIVE) {
             state = State.IDLE;
         }
