@@ -15,6 +15,8 @@ import io.usher.auth.StoredSecret;
 import io.usher.client.ClientConnection;
 import io.usher.client.TrackedParameters;
 import io.usher.config.AuthType;
+import io.usher.config.DatabaseConfig;
+import io.usher.config.UserConfig;
 import io.usher.config.Settings;
 import io.usher.config.UsherConfig;
 import io.usher.net.Transport;
@@ -58,6 +60,8 @@ public final class Usher implements AutoCloseable {
     private final TrackedParameters trackedParameters;
     private final List<Channel> listeners = new ArrayList<>();
     private final AtomicInteger clientCount = new AtomicInteger();
+    private final Map<String, AtomicInteger> clientsPerDatabase = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> clientsPerUser = new ConcurrentHashMap<>();
     private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
     /** SCRAM verifiers made from plain passwords in auth_file, per user and password. */
@@ -155,6 +159,10 @@ public final class Usher implements AutoCloseable {
                         ch.pipeline().addLast(new ClientConnection(Usher.this));
                     }
                 });
+        if (!unix && s.getBool("so_reuseport") && Transport.isEpoll()) {
+            // several Usher processes may share the port; the kernel spreads connections over them
+            b.option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true);
+        }
         if (!unix) {
             b.option(ChannelOption.SO_REUSEADDR, true)
                     .childOption(ChannelOption.TCP_NODELAY, true)
@@ -180,8 +188,37 @@ public final class Usher implements AutoCloseable {
         return clientCount.incrementAndGet() <= config.settings().getInt("max_client_conn");
     }
 
-    public void clientClosed(ClientConnection c) {
+    /**
+     * Counts a client against max_db_client_connections and max_user_client_connections.
+     * @return the name of the limit that is reached (the client is then not counted), or null
+     */
+    public String admitToDatabaseAndUser(ClientConnection c, DatabaseConfig db, String user) {
+        Settings s = config.settings();
+        int dbLimit = db.maxDbClientConnections() != null ? db.maxDbClientConnections() : s.getInt("max_db_client_connections");
+        UserConfig uc = config.users().get(user);
+        int userLimit = uc != null && uc.maxUserClientConnections() != null ? uc.maxUserClientConnections()
+                : s.getInt("max_user_client_connections");
+        AtomicInteger perDb = clientsPerDatabase.computeIfAbsent(db.name(), k -> new AtomicInteger());
+        if (perDb.incrementAndGet() > dbLimit && dbLimit > 0) {
+            perDb.decrementAndGet();
+            return "max_db_client_connections";
+        }
+        AtomicInteger perUser = clientsPerUser.computeIfAbsent(user, k -> new AtomicInteger());
+        if (perUser.incrementAndGet() > userLimit && userLimit > 0) {
+            perUser.decrementAndGet();
+            perDb.decrementAndGet();
+            return "max_user_client_connections";
+        }
+        c.countedIn(db.name(), user);
+        return null;
+    }
+
+    public void clientClosed(ClientConnection c, String countedDatabase, String countedUser) {
         clientCount.decrementAndGet();
+        if (countedDatabase != null) {
+            clientsPerDatabase.get(countedDatabase).decrementAndGet();
+            clientsPerUser.get(countedUser).decrementAndGet();
+        }
         if (c.cancelPid() != 0 || c.cancelKey() != 0) {
             clientsByCancelKey.remove(cancelKeyOf(c.cancelPid(), c.cancelKey()), c);
         }

@@ -70,6 +70,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private int cancelKey;
     private boolean counted;
     private boolean overLimit;
+    private String countedDatabase;          // set once counted per database and user
+    private String countedUser;
 
     /** The linked server; volatile only so that cancel requests from other loops can read it. */
     private volatile ServerConnection server;
@@ -99,6 +101,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         counted = true;
         // max_client_conn counts connections from their accept, as PgBouncer does
         overLimit = !usher.clientOpened(this);
+        long loginTimeout = settings.getDuration("client_login_timeout").toNanos();
+        if (loginTimeout > 0) {
+            loop.schedule(() -> {
+                if (phase == Phase.STARTUP || phase == Phase.AUTH || phase == Phase.LOGIN_WAIT) {
+                    fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "client_login_timeout"));
+                }
+            }, loginTimeout, java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
     }
 
     @Override
@@ -169,7 +179,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         if (counted) {
             counted = false;
-            usher.clientClosed(this);
+            usher.clientClosed(this, countedDatabase, countedUser);
         }
         if (settings.getBool("log_disconnections") && user != null) {
             log.info("C: {}/{}@{} closing because: {} (age={}s)", database, user, remote(),
@@ -267,6 +277,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             return;
         }
         databaseConfig = db.get();
+        String limited = usher.admitToDatabaseAndUser(this, databaseConfig, user);
+        if (limited != null) {
+            fatal(PgError.fatal(SqlState.TOO_MANY_CONNECTIONS, "client connections exceeded (" + limited + ")"));
+            return;
+        }
         TrackedParameters tracked = usher.trackedParameters();
         for (Map.Entry<String, String> e : params.entrySet()) {
             String name = e.getKey();
@@ -759,6 +774,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (s != null) {
             usher.sendCancel(s);
         }
+    }
+
+    /** Called by Usher once this client counts against its database's and user's client limits. */
+    public void countedIn(String database, String user) {
+        this.countedDatabase = database;
+        this.countedUser = user;
     }
 
     public int cancelPid() { return cancelPid; }

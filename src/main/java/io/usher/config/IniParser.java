@@ -63,11 +63,10 @@ final class IniParser {
         }
         String text;
         try {
-            text = TextFiles.read(path, "include file");
+            text = TextFiles.read(path, "include file \"" + name + "\"");
         } catch (ConfigException e) {
-            // Point at the %include line; the missing file is named in the message.
-            throw new ConfigException(fromFile, fromLine,
-                    "could not load include file \"" + name + "\": " + e.detail(), e);
+            // Point at the %include line; the file that could not be read is named in the message.
+            throw new ConfigException(fromFile, fromLine, e.detail(), e);
         }
         new FileReader(text, name, depth).read();
     }

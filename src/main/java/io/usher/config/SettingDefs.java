@@ -41,10 +41,11 @@ public final class SettingDefs {
             "max_db_client_connections", "max_user_client_connections", "server_reset_query",
             "server_reset_query_always", "server_check_query", "server_check_delay",
             "ignore_startup_parameters", "application_name_add_host", "logfile", "pidfile",
-            "log_connections", "log_disconnections", "log_pooler_errors", "verbose", "admin_users",
-            "stats_users", "max_packet_size", "track_extra_parameters", "server_login_retry",
+            "log_connections", "log_disconnections", "log_pooler_errors", "verbose",
+            "max_packet_size", "track_extra_parameters", "server_login_retry",
             "query_wait_timeout", "client_login_timeout", "server_connect_timeout", "server_lifetime",
-            "server_idle_timeout", "pkt_buf", "listen_backlog", "tcp_keepalive", "so_reuseport");
+            "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
+            "scram_iterations", "unix_socket_mode");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

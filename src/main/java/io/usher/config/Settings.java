@@ -2,6 +2,7 @@ package io.usher.config;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -168,7 +169,7 @@ public final class Settings {
                 return type;
             }
         }
-        throw new IllegalArgumentException(key + " is a " + type + " setting");
+        throw new IllegalArgumentException(key + " has type " + type + ", not " + Arrays.toString(allowed));
     }
 
     /** Collects the {@code [pgbouncer]} section while a file is read. */

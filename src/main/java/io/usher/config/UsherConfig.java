@@ -1,5 +1,6 @@
 package io.usher.config;
 
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -69,8 +70,14 @@ public final class UsherConfig {
         if (authFile.isEmpty() || !settings.authType().usesAuthFile()) {
             return UserList.empty();
         }
+        Path path;
+        try {
+            path = workingDir.resolve(authFile);
+        } catch (InvalidPathException e) {
+            throw new ConfigException(authFile, 0, "invalid auth_file name", e);
+        }
         // PgBouncer only logs a missing auth_file and runs without users; here it is an error.
-        return UserList.load(workingDir.resolve(authFile));
+        return UserList.load(path);
     }
 
     /** The file this config was loaded from (or named by {@link #parse}). */

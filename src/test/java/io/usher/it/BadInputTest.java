@@ -124,4 +124,43 @@ class BadInputTest {
             }
         }
     }
+
+    @Test
+    void clientThatNeverLogsInIsClosedAfterClientLoginTimeout() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("client_login_timeout", 1).start();
+             WireClient w = new WireClient(u.port())) {
+            long start = System.nanoTime();
+            WireClient.Message m = w.read(); // sent nothing at all
+            assertThat(m.type()).isEqualTo('E');
+            assertThat(m.fields().get('M')).isEqualTo("client_login_timeout");
+            assertThat((System.nanoTime() - start) / 1_000_000).isBetween(800L, 5000L);
+            assertThat(w.closedWithin(3000)).isTrue();
+        }
+    }
+
+    @Test
+    void maxDbAndUserClientConnections() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust")
+                .database("limited", "host=127.0.0.1 port=" + pg.port() + " dbname=appdb max_db_client_connections=1")
+                .user(MD5, "max_user_client_connections=1").start();
+             WireClient a = new WireClient(u.port()); WireClient b = new WireClient(u.port())) {
+            a.loginTrust(TRUST, "limited");
+            b.send(WireClient.startupPacket(Map.of("user", TRUST, "database", "limited")));
+            WireClient.Message m = b.read();
+            assertThat(m.fields().get('C')).isEqualTo("53300");
+            assertThat(m.fields().get('M')).isEqualTo("client connections exceeded (max_db_client_connections)");
+            try (WireClient c = new WireClient(u.port()); WireClient d = new WireClient(u.port())) {
+                c.loginTrust(MD5, "appdb");
+                d.send(WireClient.startupPacket(Map.of("user", MD5, "database", "otherdb")));
+                assertThat(d.read().fields().get('M')).isEqualTo("client connections exceeded (max_user_client_connections)");
+            }
+            a.close();
+            // the slot is given back when the client leaves
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).untilAsserted(() -> {
+                try (WireClient e = new WireClient(u.port())) {
+                    e.loginTrust(TRUST, "limited");
+                }
+            });
+        }
+    }
 }

@@ -163,23 +163,24 @@ class PoolModesTest {
     void waitingClientsAreServedInArrivalOrder() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("pool_mode", "transaction").set("default_pool_size", 1).start();
              Connection holder = u.connect(MD5, "appdb")) {
+            exec(holder, "CREATE SEQUENCE IF NOT EXISTS fifo_probe");
+            long base = Long.parseLong(one(holder, "SELECT nextval('fifo_probe')"));
             holder.setAutoCommit(false);
-            pid(holder);
-            List<Integer> order = Collections.synchronizedList(new ArrayList<>());
-            List<Thread> ts = new ArrayList<>();
+            pid(holder); // holds the only server
             List<Connection> cs = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
                 cs.add(u.connect(MD5, "appdb"));
             }
+            long[] served = new long[5];
+            List<Thread> ts = new ArrayList<>();
             for (int i = 0; i < 5; i++) {
                 int id = i;
-                Connection c = cs.get(i);
                 Thread t = new Thread(() -> {
                     try {
-                        one(c, "SELECT 1");
-                        order.add(id);
+                        // the sequence shows the order in which the server ran the waiting queries
+                        served[id] = Long.parseLong(one(cs.get(id), "SELECT nextval('fifo_probe')"));
                     } catch (SQLException e) {
-                        order.add(-1);
+                        served[id] = -1;
                     }
                 });
                 t.start();
@@ -190,7 +191,7 @@ class PoolModesTest {
             for (Thread t : ts) {
                 t.join(10_000);
             }
-            assertThat(order).containsExactly(0, 1, 2, 3, 4);
+            assertThat(served).containsExactly(base + 1, base + 2, base + 3, base + 4, base + 5);
             for (Connection c : cs) {
                 c.close();
             }
