@@ -298,7 +298,7 @@ public final class Usher implements AutoCloseable {
             ch.close().syncUninterruptibly();
         }
         pools.close();
-        transport.shutdown();
+        transport.shutdown(); // closes every remaining client and server connection
         if (socketFile != null) {
             new File(socketFile.toString()).delete();
         }

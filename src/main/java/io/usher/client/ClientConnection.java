@@ -14,6 +14,7 @@ import io.usher.config.DatabaseConfig;
 import io.usher.config.PoolMode;
 import io.usher.config.Settings;
 import io.usher.config.UsherConfig;
+import io.usher.pool.ParameterSet;
 import io.usher.pool.Pool;
 import io.usher.pool.ServerRequest;
 import io.usher.protocol.MessageScanner;
@@ -65,7 +66,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private Pool pool;
     private PoolMode mode;
     private ClientAuthenticator authenticator;
+    /** Tracked parameters asked for at startup; interned into {@link #wanted} at the welcome. */
     private final Map<String, String> wantedParameters = new LinkedHashMap<>();
+    private ParameterSet wanted;
     private int cancelPid;
     private int cancelKey;
     private boolean counted;
@@ -77,6 +80,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private volatile ServerConnection server;
     private boolean waiting;
     private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    private int pendingBytes;
+    /** Bytes a client may send ahead while it waits for a server (a query or a small pipeline). */
+    private static final int MAX_PENDING_BYTES = 64 * 1024;
     private int expectedReady;               // Query/Sync/FunctionCall sent and not yet answered
     private boolean unsynced;                // extended-protocol messages sent after the last Sync
     private boolean flushServer;
@@ -385,6 +391,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 wantedParameters.putIfAbsent(name, v);
             }
         }
+        wanted = pool.parameterSets().intern(wantedParameters);
         ByteBuf b = channel.alloc().buffer(512);
         Messages.writeAuthOk(b);
         for (Map.Entry<String, String> e : serverParameters.entrySet()) {
@@ -441,6 +448,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             return;
         }
         pending.add(buf);
+        pendingBytes += buf.readableBytes();
+        if (pendingBytes > MAX_PENDING_BYTES) {
+            // a client without a server may not make Usher buffer more than this: stop reading it
+            channel.config().setAutoRead(false);
+        }
         if (s == null && !waiting && phase == Phase.READY) {
             requestServer();
         }
@@ -448,8 +460,6 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     private void requestServer() {
         waiting = true;
-        // hold the client's further input until it has a server: bounded buffering
-        channel.config().setAutoRead(false);
         pool.acquire(this);
     }
 
@@ -508,8 +518,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     @Override
     public void serverAssigned(ServerConnection s) {
-        waiting = false;
+        // 'waiting' stays set until the server is linked: checks and SETs may still run first
         if (phase == Phase.CLOSED) {
+            waiting = false;
             returnToPool(s, false);
             return;
         }
@@ -521,8 +532,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                     s.close("server check query failed: " + err.message());
                     if (phase != Phase.CLOSED) {
                         requestServer();
+                    } else {
+                        waiting = false;
                     }
                 } else if (phase == Phase.CLOSED) {
+                    waiting = false;
                     returnToPool(s, false);
                 } else {
                     s.assignTo(this);
@@ -538,28 +552,36 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (phase == Phase.LOGIN_WAIT) {
             sendWelcome(pool.serverParameters() != null ? pool.serverParameters() : s.parameters());
             if (pending.isEmpty() && mode != PoolMode.SESSION) {
+                waiting = false;
                 s.detach();
                 returnToPool(s, false);
                 channel.config().setAutoRead(true);
                 return;
             }
         }
-        String restore = usher.trackedParameters().restoreSql(wantedParameters, s.parameters());
+        ParameterSet want = wanted;
+        String restore = s.appliedParameters() == want ? "" : usher.trackedParameters().restoreSql(want.values(), s.parameters());
         if (restore.isEmpty()) {
+            s.appliedParameters(want);
             link(s);
             return;
         }
         s.detach();
         s.runInternal(restore, err -> loop.execute(() -> {
             if (err != null) {
+                waiting = false;
                 log.warn("C: {}/{}@{} restoring parameters failed: {}", database, user, remote(), err.message());
                 s.close("parameter restore failed");
                 fatal(err);
             } else if (phase == Phase.CLOSED) {
+                waiting = false;
                 returnToPool(s, false);
             } else {
                 // the server's own spelling of what was set is what the client has from now on
-                wantedParameters.replaceAll((k, v) -> s.parameters().getOrDefault(k, v));
+                Map<String, String> now = new LinkedHashMap<>(wanted.values());
+                now.replaceAll((k, v) -> s.parameters().getOrDefault(k, v));
+                wanted = pool.parameterSets().intern(now);
+                s.appliedParameters(wanted);
                 s.assignTo(this);
                 link(s);
             }
@@ -567,6 +589,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     }
 
     private void link(ServerConnection s) {
+        waiting = false;
         server = s;
         s.transactionStatus((byte) 'I');
         boolean any = false;
@@ -575,6 +598,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             s.channel().write(b);
             any = true;
         }
+        pendingBytes = 0;
         if (any) {
             s.channel().flush();
         }
@@ -675,8 +699,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 String name = Messages.readCString(payload);
                 String value = Messages.readCString(payload);
                 s.parameters().put(name, value);
-                if (wantedParameters.containsKey(name) || usher.trackedParameters().canonical(name) != null) {
-                    wantedParameters.put(name, value);
+                if (wanted.values().containsKey(name) || usher.trackedParameters().canonical(name) != null) {
+                    // the client changed a tracked setting: it is now part of what it wants everywhere
+                    wanted = wanted.with(name, value, pool.parameterSets());
+                    s.appliedParameters(wanted);
                 }
                 return true;
             }
@@ -764,6 +790,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         while ((b = pending.poll()) != null) {
             b.release();
         }
+        pendingBytes = 0;
     }
 
     // ---- for cancel requests and the registry ----

@@ -29,6 +29,8 @@ public final class Pool {
     private final PoolSettings settings;
     private final Counter databaseCount;
     private final Counter userCount;
+    private final Evictor evictor;
+    private volatile Limit blockedBy;
 
     private final ReentrantLock lock = new ReentrantLock();
     /** Idle servers, most recently used last (handed out LIFO, so surplus ones age out). */
@@ -40,6 +42,7 @@ public final class Pool {
     private PgError loginError;
     private volatile Map<String, String> serverParameters;
     private volatile boolean closed;
+    private final ParameterSet.Interner parameterSets = new ParameterSet.Interner();
 
     private static final class Waiter {
         final ServerRequest request;
@@ -50,7 +53,9 @@ public final class Pool {
         }
     }
 
-    public Pool(PoolKey key, ServerEndpoint endpoint, PoolSettings settings, Counter databaseCount, Counter userCount) {
+    public Pool(PoolKey key, ServerEndpoint endpoint, PoolSettings settings, Counter databaseCount, Counter userCount,
+                Evictor evictor) {
+        this.evictor = evictor;
         this.key = key;
         this.endpoint = endpoint;
         this.settings = settings;
@@ -59,6 +64,7 @@ public final class Pool {
     }
 
     public PoolKey key() { return key; }
+    public ParameterSet.Interner parameterSets() { return parameterSets; }
     public PoolSettings settings() { return settings; }
     public ServerEndpoint endpoint() { return endpoint; }
 
@@ -92,6 +98,7 @@ public final class Pool {
             lock.unlock();
         }
         run(after);
+        evictIfBlocked();
         if (server != null) {
             request.serverAssigned(server);
         }
@@ -242,16 +249,17 @@ public final class Pool {
             s.close("server idle timeout or lifetime");
         }
         run(after);
+        evictIfBlocked();
     }
 
-    /** Stops handing out servers and closes the idle ones (the database was removed or Usher stops). */
+    /** Stops handing out servers and closes all of them, linked ones too (Usher stops). */
     public void close() {
         List<ServerConnection> toClose;
         List<Waiter> waiting;
         lock.lock();
         try {
             closed = true;
-            toClose = new ArrayList<>(idle);
+            toClose = new ArrayList<>(all);
             idle.clear();
             waiting = new ArrayList<>(waiters);
             waiters.clear();
@@ -352,13 +360,46 @@ public final class Pool {
             return false;
         }
         if (!databaseCount.tryAcquire(settings.maxDbConnections())) {
+            blockedBy = Limit.DATABASE;
             return false;
         }
         if (!userCount.tryAcquire(settings.maxUserConnections())) {
             databaseCount.release();
+            blockedBy = Limit.USER;
             return false;
         }
         return true;
+    }
+
+    /** Which shared limit stopped this pool from opening a server for its waiters (see {@link Evictor}). */
+    public enum Limit { DATABASE, USER }
+
+    /**
+     * Frees a slot under max_db_connections or max_user_connections by closing an idle server of
+     * another pool of the same database or user, as PgBouncer does; otherwise waiters of a new pool
+     * would starve until server_idle_timeout.
+     */
+    public interface Evictor {
+        void evictFor(Pool starving, Limit limit);
+    }
+
+    /** Takes this pool's longest-idle server out, for eviction; null if it has none. */
+    public ServerConnection takeIdleForEviction() {
+        lock.lock();
+        try {
+            return idle.pollFirst();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Runs after the lock is dropped: asks for an eviction if a shared limit blocked the waiters. */
+    private void evictIfBlocked() {
+        Limit limit = blockedBy;
+        if (limit != null) {
+            blockedBy = null;
+            evictor.evictFor(this, limit);
+        }
     }
 
     private Runnable openServer(EventLoop loop) {

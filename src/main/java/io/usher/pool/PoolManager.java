@@ -6,6 +6,7 @@ import io.usher.config.DatabaseConfig;
 import io.usher.config.Settings;
 import io.usher.config.UserConfig;
 import io.usher.config.UsherConfig;
+import io.usher.server.ServerConnection;
 import io.usher.server.ServerCredentials;
 import io.usher.server.ServerEndpoint;
 
@@ -19,7 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * All pools, created on first use, and the connection counts they share per database and per
  * user (max_db_connections, max_user_connections).
  */
-public final class PoolManager {
+public final class PoolManager implements Pool.Evictor {
     private final UsherConfig config;
     private final Map<PoolKey, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, Counter> databaseCounts = new ConcurrentHashMap<>();
@@ -49,7 +50,26 @@ public final class PoolManager {
                 credentialsFor(db, user), startupParameters(db), defaultSocketDir(g));
         return new Pool(key, endpoint, settings,
                 databaseCounts.computeIfAbsent(db.name(), n -> new Counter()),
-                userCounts.computeIfAbsent(user, n -> new Counter()));
+                userCounts.computeIfAbsent(user, n -> new Counter()), this);
+    }
+
+    @Override
+    public void evictFor(Pool starving, Pool.Limit limit) {
+        for (Pool other : pools.values()) {
+            if (other == starving) {
+                continue;
+            }
+            boolean shares = limit == Pool.Limit.DATABASE
+                    ? other.key().database().equals(starving.key().database())
+                    : other.key().user().equals(starving.key().user());
+            if (shares) {
+                ServerConnection victim = other.takeIdleForEviction();
+                if (victim != null) {
+                    victim.close("evicted");
+                    return;
+                }
+            }
+        }
     }
 
     /** Credentials are per login user (and per forced password), shared by that user's pools. */

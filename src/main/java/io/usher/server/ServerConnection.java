@@ -10,6 +10,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.usher.net.Transport;
+import io.usher.pool.ParameterSet;
 import io.usher.pool.Pool;
 import io.usher.pool.PoolSettings;
 import io.usher.protocol.ErrorFields;
@@ -60,6 +61,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private byte transactionStatus = 'I';
 
     private InternalQuery internal;
+    /** The client parameter set this server was last made to match; null when unknown. */
+    private ParameterSet appliedParameters;
 
     public ServerConnection(Pool pool, EventLoop loop) {
         this.pool = pool;
@@ -84,7 +87,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         b.connect(ep.address()).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
                 state = State.CLOSED;
-                log.warn("S: {} connect to {} failed: {}", pool.key(), ep.describe(), f.cause().toString(), f.cause());
+                log.warn("S: {} connect to {} failed: {}", pool.key(), ep.describe(), f.cause().toString());
                 pool.serverLoginFailed(this, PgError.fatal(SqlState.CONNECTION_FAILURE,
                         "pgbouncer cannot connect to server"));
             }
@@ -313,6 +316,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     return true;
                 case MessageType.PARAMETER_STATUS:
                     parameterStatus(Messages.readCString(payload), Messages.readCString(payload));
+                    appliedParameters = null; // a reset or SET changed something: compare values next time
                     return true;
                 case MessageType.READY_FOR_QUERY:
                     transactionStatus = payload.getByte(payload.readerIndex());
@@ -369,6 +373,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     public byte transactionStatus() { return transactionStatus; }
     public void transactionStatus(byte status) { this.transactionStatus = status; }
     public ServerOwner owner() { return owner; }
+    public ParameterSet appliedParameters() { return appliedParameters; }
+    public void appliedParameters(ParameterSet set) { this.appliedParameters = set; }
 
     public String describe() {
         return "pid=" + backendPid + "@" + pool.endpoint().describe();

@@ -1,0 +1,181 @@
+package io.usher.it;
+
+import io.usher.testing.LoopbackPorts;
+import io.usher.testing.PostgresCluster;
+import io.usher.testing.TestRoles;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static io.usher.it.Sql.one;
+import static io.usher.testing.TestRoles.APPDB;
+import static io.usher.testing.TestRoles.MD5;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The usher command (io.usher.cli.Main) run as its own JVM: flags, config errors, start and SIGTERM. */
+class CliTest {
+    private Path dir;
+    private final List<Process> started = new ArrayList<>();
+
+    /** Exit code and output of a finished usher process. */
+    private record Run(int exitCode, String stdout, String stderr) {
+        @Override
+        public String toString() {
+            return "exit " + exitCode + "\nstdout:\n" + stdout + "\nstderr:\n" + stderr;
+        }
+    }
+
+    @BeforeEach
+    void makeDir() throws IOException {
+        dir = Files.createTempDirectory("usher-cli-");
+    }
+
+    @AfterEach
+    void cleanUp() throws IOException {
+        for (Process p : started) {
+            p.destroyForcibly();
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(f);
+            }
+        }
+    }
+
+    private Process start(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "io.usher.cli.Main"));
+        cmd.addAll(List.of(args));
+        int n = started.size();
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile())
+                .redirectOutput(dir.resolve("stdout-" + n + ".txt").toFile())
+                .redirectError(dir.resolve("stderr-" + n + ".txt").toFile())
+                .start();
+        started.add(p);
+        return p;
+    }
+
+    private Run finish(Process p, Duration timeout) throws Exception {
+        boolean done = p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(done).as("usher exited within " + timeout).isTrue();
+        int n = started.indexOf(p);
+        return new Run(p.exitValue(),
+                Files.readString(dir.resolve("stdout-" + n + ".txt"), StandardCharsets.UTF_8),
+                Files.readString(dir.resolve("stderr-" + n + ".txt"), StandardCharsets.UTF_8));
+    }
+
+    private Run run(String... args) throws Exception {
+        return finish(start(args), Duration.ofSeconds(60));
+    }
+
+    // --version prints "Usher ..." and exits 0
+    @Test
+    void versionPrintsUsherAndExitsZero() throws Exception {
+        Run r = run("--version");
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stdout()).as(r.toString()).contains("Usher");
+    }
+
+    // --help prints the usage and exits 0
+    @Test
+    void helpExitsZero() throws Exception {
+        Run r = run("--help");
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stdout()).as(r.toString()).containsIgnoringCase("usage");
+    }
+
+    // -d (daemonize) is refused with a message and a non-zero exit
+    @Test
+    void daemonFlagIsRefused() throws Exception {
+        Run r = run("-d", "x.ini");
+        assertThat(r.exitCode()).as(r.toString()).isNotZero();
+        assertThat(r.stderr()).as(r.toString()).contains("-d");
+    }
+
+    // an unknown key in [pgbouncer] fails the start, naming the file and the line
+    @Test
+    void unknownKeyFailsWithFileAndLine() throws Exception {
+        Path ini = dir.resolve("bad-key.ini");
+        Files.writeString(ini, String.join("\n",
+                "[databases]",                                   // 1
+                "appdb = host=127.0.0.1 port=5432 dbname=appdb", // 2
+                "",                                              // 3
+                "[pgbouncer]",                                   // 4
+                "listen_addr = 127.0.0.1",                       // 5
+                "listen_port = " + LoopbackPorts.pickFree(),     // 6
+                "no_such_setting = 1",                           // 7
+                "auth_type = trust",                             // 8
+                ""));
+        Run r = run(ini.toString());
+        assertThat(r.exitCode()).as(r.toString()).isNotZero();
+        assertThat(r.stderr()).as(r.toString()).contains("bad-key.ini").contains(":7:").contains("no_such_setting");
+    }
+
+    // a config file that does not exist fails the start with a message naming it
+    @Test
+    void missingConfigFileFails() throws Exception {
+        Run r = run(dir.resolve("nowhere.ini").toString());
+        assertThat(r.exitCode()).as(r.toString()).isNotZero();
+        assertThat(r.stderr()).as(r.toString()).contains("nowhere.ini");
+    }
+
+    // a valid config starts and serves queries; SIGTERM stops it with exit code 0
+    @Test
+    void validConfigServesAndSigtermStopsWithExitZero() throws Exception {
+        PostgresCluster pg = PostgresCluster.shared();
+        int port = LoopbackPorts.pickFree();
+        Path userlist = dir.resolve("userlist.txt");
+        Files.writeString(userlist, "\"" + MD5 + "\" \"" + pg.storedSecret(MD5) + "\"\n");
+        Path ini = dir.resolve("pgbouncer.ini");
+        Files.writeString(ini, String.join("\n",
+                "[databases]",
+                "appdb = host=127.0.0.1 port=" + pg.port() + " dbname=appdb",
+                "[pgbouncer]",
+                "listen_addr = 127.0.0.1",
+                "listen_port = " + port,
+                "unix_socket_dir =",
+                "auth_type = md5",
+                "auth_file = " + userlist,
+                "pool_mode = transaction",
+                "ignore_startup_parameters = extra_float_digits",
+                ""));
+        Process usher = start(ini.toString());
+        Properties props = new Properties();
+        props.setProperty("user", MD5);
+        props.setProperty("password", TestRoles.password(MD5));
+        props.setProperty("sslmode", "disable");
+        props.setProperty("connectTimeout", "5");
+        props.setProperty("socketTimeout", "30");
+        String url = "jdbc:postgresql://127.0.0.1:" + port + "/" + APPDB;
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                .failFast("usher exited before listening", () -> !usher.isAlive())
+                .until(() -> {
+                    try (Connection c = DriverManager.getConnection(url, props)) {
+                        return true;
+                    }
+                });
+        try (Connection c = DriverManager.getConnection(url, props)) {
+            assertThat(one(c, "SELECT current_user || '@' || current_database()")).isEqualTo(MD5 + "@" + APPDB);
+        }
+        usher.destroy(); // SIGTERM
+        Run r = finish(usher, Duration.ofSeconds(30));
+        System.out.println("usher after SIGTERM: " + r);
+        assertThat(r.stderr()).as(r.toString()).contains("listening on");
+        assertThat(r.exitCode()).as("exit code after SIGTERM\n" + r).isZero();
+    }
+}
