@@ -122,7 +122,7 @@ public final class Pool {
             if (closed || !server.isUsable() || server.mustRetire(settings)) {
                 next = null;
             } else {
-                next = pollLiveWaiter();
+                next = pollWaiterFor(server.eventLoop());
                 if (next != null) {
                     server.assignTo(next.request);
                 } else {
@@ -321,6 +321,35 @@ public final class Pool {
         }
         return fallback;
     }
+
+    /**
+     * The waiter to hand a released server to: the first in line, unless a client on the server's own
+     * event loop arrived within {@link #AFFINITY_WINDOW_NANOS} of it. Taking that one instead keeps
+     * the pair on one thread (no hand-off between threads for every message), and bends FIFO order
+     * by at most that window.
+     */
+    private Waiter pollWaiterFor(EventLoop serverLoop) {
+        Waiter head = pollLiveWaiter();
+        if (head == null || head.request.eventLoop() == serverLoop) {
+            return head;
+        }
+        int looked = 0;
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext() && looked < AFFINITY_SCAN; looked++) {
+            Waiter w = it.next();
+            if (w.since - head.since > AFFINITY_WINDOW_NANOS) {
+                break;
+            }
+            if (w.request.eventLoop() == serverLoop && w.request.isActive()) {
+                it.remove();
+                waiters.addFirst(head);
+                return w;
+            }
+        }
+        return head;
+    }
+
+    private static final long AFFINITY_WINDOW_NANOS = 2_000_000L;
+    private static final int AFFINITY_SCAN = 64;
 
     private Waiter pollLiveWaiter() {
         Waiter w;
