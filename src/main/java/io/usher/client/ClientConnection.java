@@ -180,6 +180,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             if (isClean(s)) {
                 returnToPool(s, true);
             } else {
+                if (expectedReady > 0) {
+                    // a query still runs: cancel it, or PostgreSQL keeps running it for nobody
+                    usher.sendCancel(s);
+                }
                 s.close("client disconnect while server was not ready");
             }
         }

@@ -84,10 +84,15 @@ public final class Pool {
         try {
             if (closed) {
                 after.add(() -> request.serverUnavailable(PgError.fatal(SqlState.ADMIN_SHUTDOWN, "database removed")));
+            } else if (request.isLogin() && idle.isEmpty() && inLoginBackoff(System.nanoTime())) {
+                // as PgBouncer: while server logins fail, new clients get the last error at once
+                PgError cached = loginError;
+                after.add(() -> request.serverUnavailable(new PgError(cached.severity(), cached.sqlState(),
+                        "server login has been failing, cached error: " + cached.message() + " (server_login_retry)")));
             } else if (waiters.isEmpty()) {
                 server = takeIdle(request.eventLoop());
             }
-            if (server == null && !closed) {
+            if (server == null && !closed && after.isEmpty()) {
                 waiters.add(new Waiter(request));
                 openForWaiters(request.eventLoop(), after);
             }
@@ -271,31 +276,25 @@ public final class Pool {
         waiting.forEach(w -> w.request.eventLoop().execute(() -> w.request.serverUnavailable(e)));
     }
 
-    public int serverCount() {
+    private <T> T locked(java.util.function.Supplier<T> read) {
         lock.lock();
         try {
-            return all.size();
+            return read.get();
         } finally {
             lock.unlock();
         }
+    }
+
+    public int serverCount() {
+        return locked(() -> all.size());
     }
 
     public int idleCount() {
-        lock.lock();
-        try {
-            return idle.size();
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> idle.size());
     }
 
     public int waitingCount() {
-        lock.lock();
-        try {
-            return waiters.size();
-        } finally {
-            lock.unlock();
-        }
+        return locked(() -> waiters.size());
     }
 
     // ---- under the lock ----

@@ -252,9 +252,13 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 && System.nanoTime() - createdNanos > s.serverLifetimeNanos() * lifetimeJitter;
     }
 
-    /** Whether the server sat idle longer than server_check_delay (0: always check). */
+    /**
+     * Whether the server sat idle longer than server_check_delay (0: always check). A server that
+     * was never used has just proved itself by logging in.
+     */
     public boolean needsCheck(PoolSettings s) {
-        return s.checkQuery() != null && idleNanos(System.nanoTime()) > s.checkDelayNanos();
+        return s.checkQuery() != null && idleSinceNanos != createdNanos
+                && idleNanos(System.nanoTime()) > s.checkDelayNanos();
     }
 
     public long idleNanos(long now) {

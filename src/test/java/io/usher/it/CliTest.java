@@ -153,6 +153,8 @@ class CliTest {
                 "auth_file = " + userlist,
                 "pool_mode = transaction",
                 "ignore_startup_parameters = extra_float_digits",
+                "pidfile = " + dir.resolve("usher.pid"),
+                "logfile = " + dir.resolve("usher.log"),
                 ""));
         Process usher = start(ini.toString());
         Properties props = new Properties();
@@ -172,10 +174,47 @@ class CliTest {
         try (Connection c = DriverManager.getConnection(url, props)) {
             assertThat(one(c, "SELECT current_user || '@' || current_database()")).isEqualTo(MD5 + "@" + APPDB);
         }
+        // pidfile holds the process id while running; logfile gets the log lines too
+        assertThat(Files.readString(dir.resolve("usher.pid")).trim()).isEqualTo(String.valueOf(usher.pid()));
         usher.destroy(); // SIGTERM
         Run r = finish(usher, Duration.ofSeconds(30));
         System.out.println("usher after SIGTERM: " + r);
         assertThat(r.stderr()).as(r.toString()).contains("listening on");
         assertThat(r.exitCode()).as("exit code after SIGTERM\n" + r).isZero();
+        assertThat(Files.readString(dir.resolve("usher.log"))).contains("listening on").contains("[" + usher.pid() + "]");
+        assertThat(dir.resolve("usher.pid")).doesNotExist();
+    }
+
+    // -q: nothing on stderr, the log goes to logfile only; -v: debug lines appear
+    @Test
+    void quietAndVerboseFlags() throws Exception {
+        Path ini = dir.resolve("q.ini");
+        Files.writeString(ini, String.join("\n",
+                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
+                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
+                "auth_type = trust", "auth_file = " + dir.resolve("ul.txt"), "logfile = " + dir.resolve("q.log"), ""));
+        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        Process quiet = start("-q", ini.toString());
+        await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(dir.resolve("q.log"))
+                && Files.readString(dir.resolve("q.log")).contains("process up"));
+        quiet.destroy();
+        Run r = finish(quiet, Duration.ofSeconds(30));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stderr()).as(r.toString()).doesNotContain("LOG");
+    }
+
+    // auth types Usher does not have yet are refused at startup with a clear message
+    @Test
+    void unsupportedAuthTypeIsRefusedAtStartup() throws Exception {
+        Path ini = dir.resolve("hba.ini");
+        Files.writeString(ini, String.join("\n",
+                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
+                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
+                "auth_type = hba", "auth_hba_file = " + dir.resolve("hba.conf"), "auth_file = " + dir.resolve("ul.txt"), ""));
+        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        Files.writeString(dir.resolve("hba.conf"), "host all all 127.0.0.1/32 md5\n");
+        Run r = run(ini.toString());
+        assertThat(r.exitCode()).as(r.toString()).isNotZero();
+        assertThat(r.stderr()).as(r.toString()).contains("auth_type = hba is not supported yet");
     }
 }

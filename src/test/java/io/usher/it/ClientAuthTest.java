@@ -158,6 +158,10 @@ class ClientAuthTest {
                 .userlist(MD5, io.usher.auth.Md5Password.encrypt(MD5, "not-the-password")).start()) {
             SQLException e = loginError(u, MD5, "", "appdb");
             assertThat(e.getMessage()).contains("password authentication failed");
+            // within server_login_retry (1 s here) the next client gets the cached error at once
+            SQLException again = loginError(u, MD5, "", "appdb");
+            assertThat(again.getMessage()).contains("server login has been failing, cached error:")
+                    .contains("password authentication failed");
         }
     }
 

@@ -37,13 +37,7 @@ class PoolModesTest {
             int aPid = pid(a);
             exec(a, "SET work_mem = '7MB'");
             Connection b = u.connect(MD5, "appdb"); // login is answered from the pool's cached parameters
-            CompletableFuture<Integer> bPid = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return pid(b);
-                } catch (SQLException e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<Integer> bPid = Sql.pidAsync(b);
             assertThatThrownBy(() -> bPid.get(800, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class);
             assertThat(one(a, "SHOW work_mem")).isEqualTo("7MB");
             assertThat(pid(a)).isEqualTo(aPid);
@@ -62,13 +56,7 @@ class PoolModesTest {
              Connection b = u.connect(MD5, "appdb")) {
             a.setAutoCommit(false);
             int aPid = pid(a);
-            CompletableFuture<Integer> bPid = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return pid(b);
-                } catch (SQLException e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            CompletableFuture<Integer> bPid = Sql.pidAsync(b);
             assertThatThrownBy(() -> bPid.get(800, TimeUnit.MILLISECONDS)).isInstanceOf(TimeoutException.class);
             a.commit();
             assertThat(bPid.get(5, TimeUnit.SECONDS)).isEqualTo(aPid);

@@ -82,7 +82,7 @@ class RealClientsTest {
         }
     }
 
-    // pgbench -S with 20 clients through a transaction-mode pool of 5: no failures, PostgreSQL never sees more than 5
+    // pgbench -S with 100 clients through a transaction-mode pool of 5: no failures, PostgreSQL never sees more than 5
     // backends; then the tpcb-like (read-write, BEGIN..END) script with 10 clients
     @Test
     void pgbenchThroughTransactionPool() throws Exception {
@@ -97,7 +97,7 @@ class RealClientsTest {
             int maxSelectOnly;
             ProcessResult selectOnly;
             try (Probes.MaxSampler sampler = new Probes.MaxSampler(() -> pg.backendCount(MD5, OTHERDB), Duration.ofSeconds(60), 20)) {
-                selectOnly = pg.runClient(CLIENT_TIMEOUT, MD5_PASSWORD, "pgbench", "-S", "-c", "20", "-j", "2", "-T", "5", "-n",
+                selectOnly = pg.runClient(CLIENT_TIMEOUT, MD5_PASSWORD, "pgbench", "-S", "-c", "100", "-j", "2", "-T", "10", "-n",
                         "-h", "127.0.0.1", "-p", port, "-U", MD5, OTHERDB);
                 maxSelectOnly = sampler.stop();
                 System.out.println("pgbench -S: " + sampler.samples() + " samples, max backends " + maxSelectOnly

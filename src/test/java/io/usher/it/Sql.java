@@ -23,5 +23,21 @@ final class Sql {
         }
     }
 
+    /** Runs a one-value query in the background; completes with the value, or the error's message. */
+    static java.util.concurrent.CompletableFuture<String> oneAsync(Connection c, String sql) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return one(c, sql);
+            } catch (SQLException e) {
+                return e.getMessage();
+            }
+        });
+    }
+
+    /** The backend pid a query of this connection runs on, asked in the background. */
+    static java.util.concurrent.CompletableFuture<Integer> pidAsync(Connection c) {
+        return oneAsync(c, "SELECT pg_backend_pid()").thenApply(Integer::parseInt);
+    }
+
     private Sql() {}
 }
