@@ -113,6 +113,11 @@ public final class Main implements Callable<Integer> {
         for (String key : config.notImplementedKeys()) {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
+        config.databases().values().stream().filter(d -> d.authUser() != null || d.authQuery() != null)
+                .forEach(d -> log.warn("config: database {}: auth_user/auth_query are not supported by Usher yet; ignored", d.name()));
+        if (!config.settings().getString("admin_users").isEmpty() || !config.settings().getString("stats_users").isEmpty()) {
+            log.warn("config: admin_users/stats_users are set, but the admin console is not available in Usher yet");
+        }
         Usher usher;
         try {
             usher = Usher.start(config);

@@ -66,8 +66,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private Pool pool;
     private PoolMode mode;
     private ClientAuthenticator authenticator;
+    private io.netty.util.concurrent.ScheduledFuture<?> loginTimer;
     /** Tracked parameters asked for at startup; interned into {@link #wanted} at the welcome. */
-    private final Map<String, String> wantedParameters = new LinkedHashMap<>();
+    private Map<String, String> wantedParameters = new LinkedHashMap<>();
     private ParameterSet wanted;
     private int cancelPid;
     private int cancelKey;
@@ -109,7 +110,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         overLimit = !usher.clientOpened(this);
         long loginTimeout = settings.getDuration("client_login_timeout").toNanos();
         if (loginTimeout > 0) {
-            loop.schedule(() -> {
+            loginTimer = loop.schedule(() -> {
                 if (phase == Phase.STARTUP || phase == Phase.AUTH || phase == Phase.LOGIN_WAIT) {
                     fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "client_login_timeout"));
                 }
@@ -397,11 +398,18 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         wanted = pool.parameterSets().intern(wantedParameters);
         ByteBuf b = channel.alloc().buffer(512);
+        // login state is not needed any more: an idle client should cost as little memory as possible
+        authenticator = null;
+        if (loginTimer != null) {
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
         Messages.writeAuthOk(b);
         for (Map.Entry<String, String> e : serverParameters.entrySet()) {
             String v = wantedParameters.getOrDefault(e.getKey(), e.getValue());
             Messages.writeParameterStatus(b, e.getKey(), v);
         }
+        wantedParameters = null;
         Messages.writeBackendKeyData(b, cancelPid, cancelKey);
         Messages.writeReadyForQuery(b, (byte) 'I');
         channel.writeAndFlush(b);
