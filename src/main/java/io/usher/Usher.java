@@ -224,6 +224,17 @@ public final class Usher implements AutoCloseable {
         }
     }
 
+    /** Clients logged in to a database entry (max_db_client_connections counts these). */
+    public int clientsOfDatabase(String database) {
+        AtomicInteger n = clientsPerDatabase.get(database);
+        return n == null ? 0 : n.get();
+    }
+
+    public int clientsOfUser(String user) {
+        AtomicInteger n = clientsPerUser.get(user);
+        return n == null ? 0 : n.get();
+    }
+
     public int clientCount() {
         return clientCount.get();
     }

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.usher.Usher;
+import io.usher.admin.AdminConsole;
 import io.usher.auth.StoredSecret;
 import io.usher.config.AuthType;
 import io.usher.config.DatabaseConfig;
@@ -44,7 +45,7 @@ import java.util.Optional;
 public final class ClientConnection extends ChannelInboundHandlerAdapter implements ServerRequest {
     private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
 
-    private enum Phase { STARTUP, AUTH, LOGIN_WAIT, READY, CLOSED }
+    private enum Phase { STARTUP, AUTH, LOGIN_WAIT, READY, ADMIN, CLOSED }
 
     /** Largest message accepted before login (startup and password messages). */
     private static final int MAX_LOGIN_MESSAGE = 64 * 1024;
@@ -66,6 +67,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private Pool pool;
     private PoolMode mode;
     private ClientAuthenticator authenticator;
+    private AdminConsole admin;             // set for clients of the virtual database "pgbouncer"
     private io.netty.util.concurrent.ScheduledFuture<?> loginTimer;
     /** Tracked parameters asked for at startup; interned into {@link #wanted} at the welcome. */
     private Map<String, String> wantedParameters = new LinkedHashMap<>();
@@ -133,6 +135,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 case READY:
                     fromClient(buf);
                     return;
+                case ADMIN:
+                    inbound.writeBytes(buf);
+                    buf.release();
+                    processAdmin();
+                    return;
                 default:
                     buf.release();
             }
@@ -191,6 +198,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (counted) {
             counted = false;
             usher.clientClosed(this, countedDatabase, countedUser);
+            if (pool != null) {
+                pool.clientDetached();
+            }
         }
         if (settings.getBool("log_disconnections") && user != null) {
             log.info("C: {}/{}@{} closing because: {} (age={}s)", database, user, remote(),
@@ -246,6 +256,66 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 inbound.discardReadBytes();
             }
         }
+        if (phase == Phase.ADMIN) {
+            processAdmin();
+        }
+    }
+
+    // ---- the admin console ----
+
+    private void adminAuthenticated() {
+        authenticator = null;
+        if (loginTimer != null) {
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
+        phase = Phase.ADMIN;
+        ByteBuf b = channel.alloc().buffer(256);
+        Messages.writeAuthOk(b);
+        admin.writeWelcome(b, wantedParameters);
+        wantedParameters = null;
+        Messages.writeBackendKeyData(b, 0, 0);
+        Messages.writeReadyForQuery(b, (byte) 'I');
+        channel.writeAndFlush(b);
+    }
+
+    /** Whole console messages from the cumulation buffer: simple queries only, as in PgBouncer. */
+    private void processAdmin() throws ProtocolException {
+        while (phase == Phase.ADMIN && inbound.readableBytes() >= 5) {
+            byte type = inbound.getByte(inbound.readerIndex());
+            int length = inbound.getInt(inbound.readerIndex() + 1);
+            if (length < 4 || length > MAX_LOGIN_MESSAGE) {
+                throw new ProtocolException("invalid message length " + length + " for message type " + MessageType.printable(type));
+            }
+            if (inbound.readableBytes() < length + 1) {
+                break;
+            }
+            ByteBuf payload = inbound.retainedSlice(inbound.readerIndex() + 5, length - 4);
+            inbound.skipBytes(length + 1);
+            try {
+                switch (type) {
+                    case MessageType.QUERY:
+                        ByteBuf out = channel.alloc().buffer(1024);
+                        admin.execute(Messages.readCString(payload), out, this);
+                        Messages.writeReadyForQuery(out, (byte) 'I');
+                        channel.writeAndFlush(out);
+                        break;
+                    case MessageType.TERMINATE:
+                        phase = Phase.CLOSED;
+                        closeReason = "client close request";
+                        channel.close();
+                        return;
+                    default:
+                        throw new ProtocolException("unsupported pkt type: " + MessageType.printable(type)
+                                + " (the admin console takes simple queries only)");
+                }
+            } finally {
+                payload.release();
+            }
+        }
+        if (inbound != null) {
+            inbound.discardReadBytes();
+        }
     }
 
     private void onStartupPacket(StartupPacket p) throws ProtocolException {
@@ -280,6 +350,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         if (overLimit) {
             fatal(PgError.fatal(SqlState.TOO_MANY_CONNECTIONS, "no more connections allowed (max_client_conn)"));
+            return;
+        }
+        if (database.equals(AdminConsole.DATABASE)) {
+            AdminConsole.Role role = AdminConsole.roleOf(settings, user);
+            if (role == null) {
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "not allowed"));
+                return;
+            }
+            admin = new AdminConsole(usher, role);
+            startAuthentication();
             return;
         }
         Optional<DatabaseConfig> db = config.database(database);
@@ -327,7 +407,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void startAuthentication() {
         AuthType type = settings.authType();
         Optional<String> stored = config.userList().secret(user);
-        if (type == AuthType.TRUST && stored.isEmpty() && databaseConfig.user() == null) {
+        if (type == AuthType.TRUST && stored.isEmpty() && (databaseConfig == null || databaseConfig.user() == null)) {
             fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "no such user: " + user));
             return;
         }
@@ -362,7 +442,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     }
 
     private void authenticated() {
+        if (admin != null) {
+            adminAuthenticated();
+            return;
+        }
         pool = usher.pools().poolFor(databaseConfig, user);
+        pool.clientAttached();
         mode = pool.settings().mode();
         if (authenticator.scramKeys() != null) {
             pool.endpoint().credentials().rememberScramKeys(authenticator.scramKeys());

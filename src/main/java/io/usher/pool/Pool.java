@@ -43,6 +43,7 @@ public final class Pool {
     private volatile Map<String, String> serverParameters;
     private volatile boolean closed;
     private final ParameterSet.Interner parameterSets = new ParameterSet.Interner();
+    private final java.util.concurrent.atomic.AtomicInteger clients = new java.util.concurrent.atomic.AtomicInteger();
 
     private static final class Waiter {
         final ServerRequest request;
@@ -283,6 +284,42 @@ public final class Pool {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** A logged-in client now belongs to this pool (for SHOW POOLS). */
+    public void clientAttached() {
+        clients.incrementAndGet();
+    }
+
+    public void clientDetached() {
+        clients.decrementAndGet();
+    }
+
+    /** The counts SHOW POOLS reports, taken under the lock. */
+    public record Snapshot(int clientsActive, int clientsWaiting, int serversActive, int serversIdle,
+                           int serversUsed, int serversTested, int serversLogin, long maxWaitNanos) {}
+
+    public Snapshot snapshot() {
+        long now = System.nanoTime();
+        return locked(() -> {
+            int used = 0;
+            for (ServerConnection s : idle) {
+                if (s.needsCheck(settings)) {
+                    used++;
+                }
+            }
+            int tested = 0;
+            for (ServerConnection s : all) {
+                if (s.state() == ServerConnection.State.INTERNAL) {
+                    tested++;
+                }
+            }
+            int waiting = waiters.size();
+            long maxWait = waiters.isEmpty() ? 0 : now - waiters.peekFirst().since;
+            int active = Math.max(0, all.size() - idle.size() - opening - tested);
+            return new Snapshot(Math.max(0, clients.get() - waiting), waiting, active, idle.size() - used, used,
+                    tested, opening, maxWait);
+        });
     }
 
     public int serverCount() {

@@ -108,6 +108,18 @@ public final class PoolManager implements Pool.Evictor {
         return pools.values();
     }
 
+    /** Server connections open (or opening) to a database, over all its pools. */
+    public int databaseConnections(String database) {
+        Counter c = databaseCounts.get(database);
+        return c == null ? 0 : c.get();
+    }
+
+    /** Server connections open (or opening) for a user, over all its pools. */
+    public int userConnections(String user) {
+        Counter c = userCounts.get(user);
+        return c == null ? 0 : c.get();
+    }
+
     /** Periodic upkeep of every pool; new servers open on {@code loop}. */
     public void maintain(EventLoop loop) {
         for (Pool p : pools.values()) {

@@ -14,6 +14,8 @@ public final class SqlState {
     public static final String QUERY_CANCELED = "57014";
     public static final String ACTIVE_SQL_TRANSACTION = "25001";
     public static final String INTERNAL_ERROR = "XX000";
+    public static final String INSUFFICIENT_PRIVILEGE = "42501";
+    public static final String SYNTAX_ERROR = "42601";
 
     private SqlState() {}
 }

@@ -1,0 +1,127 @@
+package io.usher.admin;
+
+import io.netty.buffer.ByteBuf;
+import io.usher.Usher;
+import io.usher.cli.Main;
+import io.usher.client.ClientConnection;
+import io.usher.config.SettingDefs;
+import io.usher.config.Settings;
+import io.usher.protocol.Messages;
+import io.usher.protocol.PgError;
+import io.usher.protocol.SqlState;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The virtual database "pgbouncer": PgBouncer's admin console over the simple query protocol.
+ * admin_users may run every command, stats_users only SHOW.
+ */
+public final class AdminConsole {
+    public static final String DATABASE = "pgbouncer";
+
+    /** What the console tells clients in server_version (psql prints it; exporters parse SHOW VERSION). */
+    static final String PGBOUNCER_VERSION = "1.25.0";
+
+    public enum Role { ADMIN, STATS }
+
+    private static final Pattern SHOW = Pattern.compile("(?i)^\\s*SHOW\\s+(\\w+)\\s*;?\\s*$");
+    private static final Pattern SET = Pattern.compile("(?i)^\\s*SET\\s+(?:SESSION\\s+)?\"?([\\w.]+)\"?\\s*(?:=|TO)\\s*(.*?)\\s*;?\\s*$", Pattern.DOTALL);
+    private static final Pattern COMMAND = Pattern.compile("(?i)^\\s*(\\w+)(?:\\s+(.*?))?\\s*;?\\s*$", Pattern.DOTALL);
+
+    private final Usher usher;
+    private final Role role;
+    private final ShowCommands show;
+
+    public AdminConsole(Usher usher, Role role) {
+        this.usher = usher;
+        this.role = role;
+        this.show = new ShowCommands(usher);
+    }
+
+    /** admin_users may do everything, stats_users may look; anyone else is "not allowed" (null). */
+    public static Role roleOf(Settings settings, String user) {
+        if (contains(settings.getList("admin_users"), user)) {
+            return Role.ADMIN;
+        }
+        if (contains(settings.getList("stats_users"), user)) {
+            return Role.STATS;
+        }
+        return null;
+    }
+
+    private static boolean contains(Iterable<String> names, String user) {
+        for (String n : names) {
+            if (n.equals(user)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The ParameterStatus messages of the console's login, as PgBouncer's admin database sends them. */
+    public void writeWelcome(ByteBuf out, Map<String, String> clientParameters) {
+        String encoding = clientParameters.getOrDefault("client_encoding", "UTF8");
+        Messages.writeParameterStatus(out, "server_version", PGBOUNCER_VERSION + "/bouncer");
+        Messages.writeParameterStatus(out, "client_encoding", encoding);
+        Messages.writeParameterStatus(out, "server_encoding", "UTF8");
+        Messages.writeParameterStatus(out, "DateStyle", "ISO");
+        Messages.writeParameterStatus(out, "TimeZone", "GMT");
+        Messages.writeParameterStatus(out, "standard_conforming_strings", "on");
+        Messages.writeParameterStatus(out, "is_superuser", "on");
+        Messages.writeParameterStatus(out, "integer_datetimes", "on");
+        Messages.writeParameterStatus(out, "application_name", clientParameters.getOrDefault("application_name", ""));
+    }
+
+    /** Runs one query and writes its result (or an ErrorResponse) to {@code out}; ReadyForQuery is the caller's. */
+    public void execute(String sql, ByteBuf out, ClientConnection client) {
+        String trimmed = sql.trim();
+        if (trimmed.isEmpty() || trimmed.equals(";")) {
+            out.writeByte('I').writeInt(4); // EmptyQueryResponse
+            return;
+        }
+        Matcher m = SHOW.matcher(trimmed);
+        if (m.matches()) {
+            String what = m.group(1).toUpperCase(Locale.ROOT);
+            if (!show.run(what, out)) {
+                error(out, SqlState.FEATURE_NOT_SUPPORTED, "unsupported SHOW cmd: " + what);
+            }
+            return;
+        }
+        Matcher c = COMMAND.matcher(trimmed);
+        String verb = c.matches() ? c.group(1).toUpperCase(Locale.ROOT) : trimmed;
+        Matcher set = SET.matcher(trimmed);
+        if (set.matches() && !SettingDefs.all().containsKey(set.group(1).toLowerCase(Locale.ROOT))) {
+            // session settings drivers send at connect (extra_float_digits, application_name, ...): accepted, no effect
+            ResultSetWriter.commandComplete(out, "SET");
+            return;
+        }
+        if (role != Role.ADMIN) {
+            error(out, SqlState.INSUFFICIENT_PRIVILEGE, "admin access needed");
+            return;
+        }
+        switch (verb) {
+            case "PAUSE": case "RESUME": case "DISABLE": case "ENABLE": case "RECONNECT": case "KILL":
+            case "KILL_CLIENT": case "SUSPEND": case "SHUTDOWN": case "RELOAD": case "WAIT_CLOSE": case "SET":
+                error(out, SqlState.FEATURE_NOT_SUPPORTED, verb + " is not supported by Usher yet");
+                return;
+            default:
+                error(out, SqlState.SYNTAX_ERROR, "invalid command '" + trimmed + "', use SHOW HELP;");
+        }
+    }
+
+    static void error(ByteBuf out, String sqlState, String message) {
+        ByteBuf e = Messages.errorResponse(PgError.error(sqlState, message));
+        try {
+            out.writeBytes(e);
+        } finally {
+            e.release();
+        }
+    }
+
+    static String version() {
+        return "PgBouncer " + PGBOUNCER_VERSION + " (Usher " + Main.version() + ")";
+    }
+}

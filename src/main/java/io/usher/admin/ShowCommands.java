@@ -1,0 +1,141 @@
+package io.usher.admin;
+
+import io.netty.buffer.ByteBuf;
+import io.usher.Usher;
+import io.usher.config.DatabaseConfig;
+import io.usher.config.SettingDef;
+import io.usher.config.SettingDefs;
+import io.usher.config.Settings;
+import io.usher.config.UserConfig;
+import io.usher.pool.Pool;
+import io.usher.pool.PoolSettings;
+import io.usher.protocol.Messages;
+
+import java.util.List;
+import java.util.Map;
+
+/** The SHOW commands, with PgBouncer's column names, order and types (its doc/usage.md). */
+final class ShowCommands {
+    private static final int T = ResultSetWriter.TEXT;
+    private static final int I = ResultSetWriter.INT8;
+
+    private final Usher usher;
+
+    ShowCommands(Usher usher) {
+        this.usher = usher;
+    }
+
+    /** Writes the result of SHOW {@code what}; false if Usher has no such SHOW command (yet). */
+    boolean run(String what, ByteBuf out) {
+        switch (what) {
+            case "VERSION": version(out); return true;
+            case "HELP": help(out); return true;
+            case "CONFIG": config(out); return true;
+            case "DATABASES": databases(out); return true;
+            case "POOLS": pools(out); return true;
+            case "USERS": users(out); return true;
+            case "STATE": state(out); return true;
+            default: return false;
+        }
+    }
+
+    private static ResultSetWriter result(ByteBuf out, List<String> names, int... types) {
+        return new ResultSetWriter(out, names, types);
+    }
+
+    private void version(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("version"), T);
+        r.row(AdminConsole.version());
+        r.finish();
+    }
+
+    private void help(ByteBuf out) {
+        String[] lines = {
+            "Console usage",
+            "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE",
+            "\tnot yet in Usher: SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|SERVERS|CLIENTS|LISTS|MEM|FDS|SOCKETS",
+            "\tnot yet in Usher: PAUSE|RESUME|DISABLE|ENABLE|RECONNECT|KILL|KILL_CLIENT|SUSPEND|SHUTDOWN|RELOAD|WAIT_CLOSE|SET",
+        };
+        for (String line : lines) {
+            ByteBuf n = Messages.noticeResponse("00000", line);
+            out.writeBytes(n);
+            n.release();
+        }
+        ResultSetWriter.commandComplete(out, "SHOW");
+    }
+
+    private void config(ByteBuf out) {
+        Settings s = usher.config().settings();
+        ResultSetWriter r = result(out, List.of("key", "value", "default", "changeable"), T, T, T, T);
+        Map<String, String> effective = s.effective();
+        for (SettingDef def : SettingDefs.all().values()) {
+            r.row(def.name(), effective.get(def.name()), def.defaultValue(), def.reloadable() ? "yes" : "no");
+        }
+        r.finish();
+    }
+
+    private void databases(ByteBuf out) {
+        Settings g = usher.config().settings();
+        ResultSetWriter r = result(out, List.of("name", "host", "port", "database", "force_user", "pool_size",
+                "min_pool_size", "reserve_pool_size", "server_lifetime", "pool_mode", "load_balance_hosts",
+                "max_connections", "current_connections", "max_client_connections", "current_client_connections",
+                "paused", "disabled"), T, T, I, T, T, I, I, I, I, T, T, I, I, I, I, I, I);
+        for (DatabaseConfig db : usher.config().databases().values()) {
+            PoolSettings ps = PoolSettings.resolve(g, db, null);
+            r.row(db.name(), db.hosts().isEmpty() ? null : String.join(",", db.hosts()), db.port(),
+                    db.dbname() != null ? db.dbname() : db.name(), db.user(), ps.poolSize(), ps.minPoolSize(),
+                    ps.reservePoolSize(), ps.serverLifetimeNanos() / 1_000_000_000L,
+                    db.poolMode() == null ? null : db.poolMode().configName(), db.loadBalanceHosts(),
+                    ps.maxDbConnections(), usher.pools().databaseConnections(db.name()),
+                    db.maxDbClientConnections() != null ? db.maxDbClientConnections() : g.getInt("max_db_client_connections"),
+                    usher.clientsOfDatabase(db.name()), 0, 0);
+        }
+        // the console itself, as PgBouncer lists it
+        r.row(AdminConsole.DATABASE, null, g.getInt("listen_port"), AdminConsole.DATABASE, AdminConsole.DATABASE, 2, 0, 0,
+                0, "statement", null, 0, 0, 0, 0, 0, 0);
+        r.finish();
+    }
+
+    private void pools(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("database", "user", "cl_active", "cl_waiting", "cl_active_cancel_req",
+                "cl_waiting_cancel_req", "sv_active", "sv_active_cancel", "sv_being_canceled", "sv_idle", "sv_used",
+                "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode", "load_balance_hosts"),
+                T, T, I, I, I, I, I, I, I, I, I, I, I, I, I, T, T);
+        for (Pool p : usher.pools().pools()) {
+            Pool.Snapshot s = p.snapshot();
+            long waitUs = s.maxWaitNanos() / 1000;
+            r.row(p.key().database(), p.key().user(), s.clientsActive(), s.clientsWaiting(), 0, 0, s.serversActive(),
+                    0, 0, s.serversIdle(), s.serversUsed(), s.serversTested(), s.serversLogin(),
+                    waitUs / 1_000_000, waitUs % 1_000_000, p.settings().mode().configName(), null);
+        }
+        r.finish();
+    }
+
+    private void users(ByteBuf out) {
+        Settings g = usher.config().settings();
+        ResultSetWriter r = result(out, List.of("name", "pool_size", "reserve_pool_size", "pool_mode",
+                "max_user_connections", "current_connections", "max_user_client_connections",
+                "current_client_connections"), T, I, I, T, I, I, I, I);
+        java.util.Set<String> names = new java.util.TreeSet<>(usher.config().userList().entries().keySet());
+        names.addAll(usher.config().users().keySet());
+        for (String name : names) {
+            UserConfig u = usher.config().users().get(name);
+            r.row(name, u == null ? null : u.poolSize(), u == null ? null : u.reservePoolSize(),
+                    u == null || u.poolMode() == null ? null : u.poolMode().configName(),
+                    u != null && u.maxUserConnections() != null ? u.maxUserConnections() : g.getInt("max_user_connections"),
+                    usher.pools().userConnections(name),
+                    u != null && u.maxUserClientConnections() != null ? u.maxUserClientConnections()
+                            : g.getInt("max_user_client_connections"),
+                    usher.clientsOfUser(name));
+        }
+        r.finish();
+    }
+
+    private void state(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("key", "value"), T, T);
+        r.row("active", "yes");
+        r.row("paused", "no");
+        r.row("suspended", "no");
+        r.finish();
+    }
+}

@@ -1,0 +1,151 @@
+package io.usher.it;
+
+import io.usher.testing.PostgresCluster;
+import io.usher.testing.ProcessResult;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+
+import static io.usher.it.Sql.one;
+import static io.usher.testing.TestRoles.MD5;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The admin console (virtual database "pgbouncer"): access rules and the SHOW commands Usher has so far. */
+class AdminConsoleTest {
+    private final PostgresCluster pg = PostgresCluster.shared();
+
+    private static UsherInstance start(PostgresCluster pg) {
+        return UsherInstance.builder(pg).set("default_pool_size", 1).set("reserve_pool_size", 3)
+                .set("admin_users", "u_scram2").set("stats_users", "u_plain")
+                .userlist("u_scram2", "scram2_pw").userlist("u_plain", "plain_pw").start();
+    }
+
+    private static Connection console(UsherInstance u, String user, String password) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("preferQueryMode", "simple"); // the console speaks the simple protocol only, as PgBouncer's
+        return u.connect(user, password, "pgbouncer", p);
+    }
+
+    private static List<Map<String, Object>> rows(Connection c, String sql) throws SQLException {
+        List<Map<String, Object>> out = new ArrayList<>();
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            ResultSetMetaData md = rs.getMetaData();
+            while (rs.next()) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                for (int i = 1; i <= md.getColumnCount(); i++) {
+                    row.put(md.getColumnName(i), rs.getObject(i));
+                }
+                out.add(row);
+            }
+        }
+        return out;
+    }
+
+    private static List<String> columns(Connection c, String sql) throws SQLException {
+        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
+            List<String> names = new ArrayList<>();
+            for (int i = 1; i <= rs.getMetaData().getColumnCount(); i++) {
+                names.add(rs.getMetaData().getColumnName(i));
+            }
+            return names;
+        }
+    }
+
+    // users in neither admin_users nor stats_users get PgBouncer's "not allowed"
+    @Test
+    void otherUsersAreNotAllowed() throws Exception {
+        try (UsherInstance u = start(pg)) {
+            assertThatThrownBy(() -> console(u, MD5, "md5_pw")).hasMessageContaining("not allowed");
+            // a wrong password of an admin user fails like any login
+            assertThatThrownBy(() -> console(u, "u_scram2", "wrong")).hasMessageContaining("authentication failed");
+        }
+    }
+
+    // a stats user may SHOW but gets "admin access needed" for control commands, and can go on
+    @Test
+    void statsUserCanShowButNotControl() throws Exception {
+        try (UsherInstance u = start(pg); Connection c = console(u, "u_plain", "plain_pw")) {
+            assertThat(one(c, "SHOW VERSION")).startsWith("PgBouncer 1.25.0 (Usher ");
+            assertThatThrownBy(() -> one(c, "PAUSE")).hasMessageContaining("admin access needed");
+            assertThat(rows(c, "SHOW POOLS")).isNotNull();
+        }
+    }
+
+    // SHOW POOLS: PgBouncer's columns in order, and counts that follow a waiting client
+    @Test
+    void showPoolsFollowsLiveCounts() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw");
+             Connection a = u.connect(MD5, "appdb"); Connection b = u.connect(MD5, "appdb")) {
+            assertThat(columns(admin, "SHOW POOLS")).containsExactly("database", "user", "cl_active", "cl_waiting",
+                    "cl_active_cancel_req", "cl_waiting_cancel_req", "sv_active", "sv_active_cancel", "sv_being_canceled",
+                    "sv_idle", "sv_used", "sv_tested", "sv_login", "maxwait", "maxwait_us", "pool_mode", "load_balance_hosts");
+            a.setAutoCommit(false);
+            one(a, "SELECT 1"); // a holds the only server
+            CompletableFuture<String> waiting = Sql.oneAsync(b, "SELECT 'b'");
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() ->
+                    ((Number) rows(admin, "SHOW POOLS").get(0).get("cl_waiting")).intValue() == 1);
+            Map<String, Object> r = rows(admin, "SHOW POOLS").get(0);
+            assertThat(r).containsEntry("database", "appdb").containsEntry("user", MD5)
+                    .containsEntry("sv_active", 1L).containsEntry("sv_idle", 0L).containsEntry("pool_mode", "transaction");
+            a.commit();
+            assertThat(waiting.get()).isEqualTo("b");
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                Map<String, Object> after = rows(admin, "SHOW POOLS").get(0);
+                assertThat(after).containsEntry("cl_waiting", 0L).containsEntry("sv_active", 0L)
+                        .containsEntry("cl_active", 2L);
+                assertThat((Long) after.get("sv_idle") + (Long) after.get("sv_used")).isEqualTo(1L);
+            });
+        }
+    }
+
+    // SHOW DATABASES, CONFIG, USERS and STATE report the running configuration
+    @Test
+    void showDatabasesConfigUsersState() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw")) {
+            Map<String, Map<String, Object>> dbs = new LinkedHashMap<>();
+            for (Map<String, Object> r : rows(admin, "SHOW DATABASES")) {
+                dbs.put((String) r.get("name"), r);
+            }
+            assertThat(dbs).containsKeys("appdb", "otherdb", "pgbouncer");
+            assertThat(dbs.get("appdb")).containsEntry("host", "127.0.0.1").containsEntry("port", (long) pg.port())
+                    .containsEntry("database", "appdb").containsEntry("pool_size", 1L).containsEntry("reserve_pool_size", 3L)
+                    .containsEntry("paused", 0L);
+            Map<String, String> config = new LinkedHashMap<>();
+            for (Map<String, Object> r : rows(admin, "SHOW CONFIG")) {
+                config.put((String) r.get("key"), (String) r.get("value"));
+            }
+            assertThat(config).containsEntry("default_pool_size", "1").containsEntry("pool_mode", "transaction")
+                    .containsEntry("listen_port", String.valueOf(u.port()));
+            assertThat(columns(admin, "SHOW CONFIG")).containsExactly("key", "value", "default", "changeable");
+            assertThat(rows(admin, "SHOW USERS")).anySatisfy(r -> assertThat(r).containsEntry("name", MD5));
+            assertThat(rows(admin, "SHOW STATE")).isNotEmpty();
+            assertThatThrownBy(() -> one(admin, "SHOW NONSENSE")).hasMessageContaining("unsupported SHOW cmd");
+        }
+    }
+
+    // psql against the console, as operators use it
+    @Test
+    void psqlShowPools() throws Exception {
+        assumeTrue(PostgresCluster.findClientTool("psql").isPresent(), "psql not installed");
+        try (UsherInstance u = start(pg)) {
+            ProcessResult r = pg.runClient(Duration.ofSeconds(30), Map.of("PGPASSWORD", "scram2_pw"), "psql",
+                    "-h", "127.0.0.1", "-p", String.valueOf(u.port()), "-U", "u_scram2", "-X", "-A", "-t",
+                    "pgbouncer", "-c", "SHOW VERSION");
+            assertThat(r.exitCode()).as(r.stderr()).isZero();
+            assertThat(r.stdout()).contains("PgBouncer 1.25.0 (Usher");
+        }
+    }
+}
