@@ -54,7 +54,7 @@ public final class Usher implements AutoCloseable {
     private static final EnumSet<AuthType> SUPPORTED_AUTH =
             EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256);
 
-    private final UsherConfig config;
+    private volatile UsherConfig config;
     private final Transport transport;
     private final PoolManager pools;
     private final TrackedParameters trackedParameters;
@@ -267,7 +267,7 @@ public final class Usher implements AutoCloseable {
 
     /** Opens a short connection to the server's address and sends its CancelRequest. */
     public void sendCancel(ServerConnection s) {
-        ServerEndpoint ep = s.pool().endpoint();
+        ServerEndpoint ep = s.endpoint();
         SocketAddress address = ep.address();
         int pid = s.backendPid();
         int key = s.backendKey();
@@ -288,6 +288,28 @@ public final class Usher implements AutoCloseable {
 
     private static long cancelKeyOf(int pid, int key) {
         return ((long) pid << 32) | (key & 0xffffffffL);
+    }
+
+    /**
+     * RELOAD and SIGHUP: reads the config file again. New settings apply to new clients and to the
+     * existing pools; a file that does not load is reported and the running config kept.
+     * @return null on success, else what was wrong
+     */
+    public synchronized String reload() {
+        UsherConfig next;
+        try {
+            next = UsherConfig.load(config.file());
+        } catch (io.usher.config.ConfigException e) {
+            log.error("RELOAD failed, keeping the running configuration: {}", e.getMessage());
+            return e.getMessage();
+        }
+        for (String key : next.notImplementedKeys()) {
+            log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
+        }
+        config = next;
+        pools.reconfigure(next);
+        log.info("RELOAD: configuration reloaded from {}", next.file());
+        return null;
     }
 
     /** The first TCP port listened on (tests use port 0 in the config). */

@@ -1,16 +1,21 @@
 package io.usher.admin;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.EventLoop;
 import io.usher.Usher;
 import io.usher.cli.Main;
-import io.usher.client.ClientConnection;
 import io.usher.config.SettingDefs;
 import io.usher.config.Settings;
+import io.usher.pool.Pool;
 import io.usher.protocol.Messages;
 import io.usher.protocol.PgError;
 import io.usher.protocol.SqlState;
 
+import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -75,11 +80,16 @@ public final class AdminConsole {
         Messages.writeParameterStatus(out, "application_name", clientParameters.getOrDefault("application_name", ""));
     }
 
-    /** Runs one query and writes its result (or an ErrorResponse) to {@code out}; ReadyForQuery is the caller's. */
-    public void execute(String sql, ByteBuf out, ClientConnection client) {
+    /**
+     * Runs one query and hands its reply (without ReadyForQuery) to {@code done}, on {@code loop}:
+     * at once for most commands, later for PAUSE, which waits for the servers to be released.
+     */
+    public void execute(String sql, EventLoop loop, Consumer<ByteBuf> done) {
+        ByteBuf out = ByteBufAllocator.DEFAULT.buffer(1024);
         String trimmed = sql.trim();
         if (trimmed.isEmpty() || trimmed.equals(";")) {
             out.writeByte('I').writeInt(4); // EmptyQueryResponse
+            done.accept(out);
             return;
         }
         Matcher m = SHOW.matcher(trimmed);
@@ -88,28 +98,72 @@ public final class AdminConsole {
             if (!show.run(what, out)) {
                 error(out, SqlState.FEATURE_NOT_SUPPORTED, "unsupported SHOW cmd: " + what);
             }
+            done.accept(out);
             return;
         }
         Matcher c = COMMAND.matcher(trimmed);
         String verb = c.matches() ? c.group(1).toUpperCase(Locale.ROOT) : trimmed;
+        String arg = c.matches() && c.group(2) != null ? c.group(2).trim() : null;
         Matcher set = SET.matcher(trimmed);
         if (set.matches() && !SettingDefs.all().containsKey(set.group(1).toLowerCase(Locale.ROOT))) {
             // session settings drivers send at connect (extra_float_digits, application_name, ...): accepted, no effect
             ResultSetWriter.commandComplete(out, "SET");
+            done.accept(out);
             return;
         }
         if (role != Role.ADMIN) {
             error(out, SqlState.INSUFFICIENT_PRIVILEGE, "admin access needed");
+            done.accept(out);
             return;
         }
         switch (verb) {
-            case "PAUSE": case "RESUME": case "DISABLE": case "ENABLE": case "RECONNECT": case "KILL":
-            case "KILL_CLIENT": case "SUSPEND": case "SHUTDOWN": case "RELOAD": case "WAIT_CLOSE": case "SET":
-                error(out, SqlState.FEATURE_NOT_SUPPORTED, verb + " is not supported by Usher yet");
+            case "PAUSE":
+                pause(arg, loop, out, done);
                 return;
+            case "RESUME":
+                usher.pools().resume(arg);
+                ResultSetWriter.commandComplete(out, "RESUME");
+                break;
+            case "RELOAD": {
+                String failure = usher.reload();
+                if (failure == null) {
+                    ResultSetWriter.commandComplete(out, "RELOAD");
+                } else {
+                    error(out, SqlState.INVALID_PARAMETER_VALUE, "RELOAD failed, see logs for more details: " + failure);
+                }
+                break;
+            }
+            case "DISABLE": case "ENABLE": case "RECONNECT": case "KILL": case "KILL_CLIENT": case "SUSPEND":
+            case "SHUTDOWN": case "WAIT_CLOSE": case "SET":
+                error(out, SqlState.FEATURE_NOT_SUPPORTED, verb + " is not supported by Usher yet");
+                break;
             default:
                 error(out, SqlState.SYNTAX_ERROR, "invalid command '" + trimmed + "', use SHOW HELP;");
         }
+        done.accept(out);
+    }
+
+    /** PAUSE [db]: returns once every server of the paused pools is closed (released ones close at once). */
+    private void pause(String database, EventLoop loop, ByteBuf out, Consumer<ByteBuf> done) {
+        if (database != null && usher.config().database(database).isEmpty()) {
+            error(out, SqlState.INVALID_CATALOG_NAME, "no such database: " + database);
+            done.accept(out);
+            return;
+        }
+        List<Pool> affected = usher.pools().pause(database);
+        Runnable check = new Runnable() {
+            @Override
+            public void run() {
+                boolean drained = affected.stream().allMatch(p -> p.isDrained() || !p.isPaused());
+                if (drained) {
+                    ResultSetWriter.commandComplete(out, "PAUSE");
+                    done.accept(out);
+                } else {
+                    loop.schedule(this, 20, TimeUnit.MILLISECONDS);
+                }
+            }
+        };
+        check.run();
     }
 
     static void error(ByteBuf out, String sqlState, String message) {

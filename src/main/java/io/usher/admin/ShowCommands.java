@@ -54,7 +54,8 @@ final class ShowCommands {
             "Console usage",
             "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE",
             "\tnot yet in Usher: SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|SERVERS|CLIENTS|LISTS|MEM|FDS|SOCKETS",
-            "\tnot yet in Usher: PAUSE|RESUME|DISABLE|ENABLE|RECONNECT|KILL|KILL_CLIENT|SUSPEND|SHUTDOWN|RELOAD|WAIT_CLOSE|SET",
+            "\tPAUSE [<db>]|RESUME [<db>]|RELOAD",
+            "\tnot yet in Usher: DISABLE|ENABLE|RECONNECT|KILL|KILL_CLIENT|SUSPEND|SHUTDOWN|WAIT_CLOSE|SET",
         };
         for (String line : lines) {
             ByteBuf n = Messages.noticeResponse("00000", line);
@@ -88,7 +89,7 @@ final class ShowCommands {
                     db.poolMode() == null ? null : db.poolMode().configName(), db.loadBalanceHosts(),
                     ps.maxDbConnections(), usher.pools().databaseConnections(db.name()),
                     db.maxDbClientConnections() != null ? db.maxDbClientConnections() : g.getInt("max_db_client_connections"),
-                    usher.clientsOfDatabase(db.name()), 0, 0);
+                    usher.clientsOfDatabase(db.name()), usher.pools().isPaused(db.name()) ? 1 : 0, 0);
         }
         // the console itself, as PgBouncer lists it
         r.row(AdminConsole.DATABASE, null, g.getInt("listen_port"), AdminConsole.DATABASE, AdminConsole.DATABASE, 2, 0, 0,
@@ -134,7 +135,7 @@ final class ShowCommands {
     private void state(ByteBuf out) {
         ResultSetWriter r = result(out, List.of("key", "value"), T, T);
         r.row("active", "yes");
-        r.row("paused", "no");
+        r.row("paused", usher.pools().isPaused(null) ? "yes" : "no");
         r.row("suspended", "no");
         r.finish();
     }

@@ -146,7 +146,10 @@ public final class Main implements Callable<Integer> {
             log.info("got {}, shutting down", name);
             shutdown.run();
         });
-        Signals.onReload(() -> log.warn("got SIGHUP: online reload is not supported yet; restart Usher to apply changes"));
+        Signals.onReload(() -> {
+            log.info("got SIGHUP, re-reading config");
+            usher.reload();
+        });
         stopped.await();
         log.info("shutdown complete");
         return 0;

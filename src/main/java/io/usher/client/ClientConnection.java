@@ -67,7 +67,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private Pool pool;
     private PoolMode mode;
     private ClientAuthenticator authenticator;
-    private AdminConsole admin;             // set for clients of the virtual database "pgbouncer"
+    private AdminConsole admin;
+    private boolean adminBusy;             // set for clients of the virtual database "pgbouncer"
     private io.netty.util.concurrent.ScheduledFuture<?> loginTimer;
     /** Tracked parameters asked for at startup; interned into {@link #wanted} at the welcome. */
     private Map<String, String> wantedParameters = new LinkedHashMap<>();
@@ -279,9 +280,19 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         channel.writeAndFlush(b);
     }
 
+    private void resumeAdmin() {
+        try {
+            if (phase == Phase.ADMIN) {
+                processAdmin();
+            }
+        } catch (ProtocolException e) {
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+        }
+    }
+
     /** Whole console messages from the cumulation buffer: simple queries only, as in PgBouncer. */
     private void processAdmin() throws ProtocolException {
-        while (phase == Phase.ADMIN && inbound.readableBytes() >= 5) {
+        while (phase == Phase.ADMIN && !adminBusy && inbound.readableBytes() >= 5) {
             byte type = inbound.getByte(inbound.readerIndex());
             int length = inbound.getInt(inbound.readerIndex() + 1);
             if (length < 4 || length > MAX_LOGIN_MESSAGE) {
@@ -295,10 +306,14 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             try {
                 switch (type) {
                     case MessageType.QUERY:
-                        ByteBuf out = channel.alloc().buffer(1024);
-                        admin.execute(Messages.readCString(payload), out, this);
-                        Messages.writeReadyForQuery(out, (byte) 'I');
-                        channel.writeAndFlush(out);
+                        // one command at a time: PAUSE, for one, answers only when the pools are drained
+                        adminBusy = true;
+                        admin.execute(Messages.readCString(payload), loop, reply -> {
+                            Messages.writeReadyForQuery(reply, (byte) 'I');
+                            channel.writeAndFlush(reply);
+                            adminBusy = false;
+                            loop.execute(this::resumeAdmin);
+                        });
                         break;
                     case MessageType.TERMINATE:
                         phase = Phase.CLOSED;

@@ -25,8 +25,9 @@ public final class Pool {
     private static final Logger log = LoggerFactory.getLogger(Pool.class);
 
     private final PoolKey key;
-    private final ServerEndpoint endpoint;
-    private final PoolSettings settings;
+    private volatile ServerEndpoint endpoint;
+    private volatile PoolSettings settings;
+    private volatile boolean paused;
     private final Counter databaseCount;
     private final Counter userCount;
     private final Evictor evictor;
@@ -64,6 +65,52 @@ public final class Pool {
         this.userCount = userCount;
     }
 
+    /** RELOAD: new sizes, limits and timeouts apply from the next decision on. */
+    public void updateSettings(PoolSettings next) {
+        settings = next;
+    }
+
+    /** RELOAD changed where or how servers log in: servers of the old endpoint close when released. */
+    public void updateEndpoint(ServerEndpoint next) {
+        List<ServerConnection> stale;
+        lock.lock();
+        try {
+            endpoint = next;
+            stale = new ArrayList<>(idle);
+            idle.clear();
+        } finally {
+            lock.unlock();
+        }
+        stale.forEach(s -> s.close("database configuration changed"));
+    }
+
+    /** PAUSE: no server is handed out or opened; servers are closed as they are released. */
+    public void pause() {
+        List<ServerConnection> toClose;
+        lock.lock();
+        try {
+            paused = true;
+            toClose = new ArrayList<>(idle);
+            idle.clear();
+        } finally {
+            lock.unlock();
+        }
+        toClose.forEach(s -> s.close("pause"));
+    }
+
+    public void resume() {
+        paused = false;
+    }
+
+    public boolean isPaused() {
+        return paused;
+    }
+
+    /** Whether a PAUSE is complete here: no server connection left. */
+    public boolean isDrained() {
+        return locked(() -> all.isEmpty());
+    }
+
     public PoolKey key() { return key; }
     public ParameterSet.Interner parameterSets() { return parameterSets; }
     public PoolSettings settings() { return settings; }
@@ -90,7 +137,7 @@ public final class Pool {
                 PgError cached = loginError;
                 after.add(() -> request.serverUnavailable(new PgError(cached.severity(), cached.sqlState(),
                         "server login has been failing, cached error: " + cached.message() + " (server_login_retry)")));
-            } else if (waiters.isEmpty()) {
+            } else if (waiters.isEmpty() && !paused) {
                 server = takeIdle(request.eventLoop());
             }
             if (server == null && !closed && after.isEmpty()) {
@@ -125,7 +172,8 @@ public final class Pool {
         Waiter next = null;
         lock.lock();
         try {
-            if (closed || !server.isUsable() || server.mustRetire(settings)) {
+            if (closed || paused || !server.isUsable() || server.mustRetire(settings)
+                    || server.endpoint() != endpoint) {
                 next = null;
             } else {
                 next = pollWaiterFor(server.eventLoop());
@@ -243,7 +291,7 @@ public final class Pool {
                 openForWaiters(waiters.peekFirst().request.eventLoop(), after);
             }
             if (serverParameters != null || settings.minPoolSize() > 0) {
-                while (!closed && all.size() < settings.minPoolSize() && !inLoginBackoff(now)
+                while (!closed && !paused && all.size() < settings.minPoolSize() && !inLoginBackoff(now)
                         && reserveSlot(false)) {
                     after.add(openServer(loop));
                 }
@@ -400,7 +448,7 @@ public final class Pool {
     /** Opens servers while waiters outnumber the connections being opened and limits allow. */
     private void openForWaiters(EventLoop loop, List<Runnable> after) {
         long now = System.nanoTime();
-        while (opening < waiters.size() && !inLoginBackoff(now)) {
+        while (!paused && opening < waiters.size() && !inLoginBackoff(now)) {
             Waiter first = waiters.peekFirst();
             boolean reserve = first != null && settings.reservePoolSize() > 0
                     && now - first.since >= settings.reserveTimeoutNanos();

@@ -21,7 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * user (max_db_connections, max_user_connections).
  */
 public final class PoolManager implements Pool.Evictor {
-    private final UsherConfig config;
+    private volatile UsherConfig config;
     private final Map<PoolKey, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, Counter> databaseCounts = new ConcurrentHashMap<>();
     private final Map<String, Counter> userCounts = new ConcurrentHashMap<>();
@@ -43,14 +43,92 @@ public final class PoolManager implements Pool.Evictor {
     }
 
     private Pool createPool(PoolKey key, DatabaseConfig db, String user) {
-        Settings g = config.settings();
-        UserConfig userConfig = config.users().get(user);
-        PoolSettings settings = PoolSettings.resolve(g, db, userConfig);
-        ServerEndpoint endpoint = new ServerEndpoint(db.hosts(), db.port(), db.dbname() != null ? db.dbname() : db.name(),
-                credentialsFor(db, user), startupParameters(db), defaultSocketDir(g));
-        return new Pool(key, endpoint, settings,
+        PoolSettings settings = settingsFor(db, user);
+        ServerEndpoint endpoint = endpointFor(db, user);
+        Pool pool = new Pool(key, endpoint, settings,
                 databaseCounts.computeIfAbsent(db.name(), n -> new Counter()),
                 userCounts.computeIfAbsent(user, n -> new Counter()), this);
+        if (pausedAll || pausedDatabases.contains(key.database())) {
+            pool.pause();
+        }
+        return pool;
+    }
+
+    private PoolSettings settingsFor(DatabaseConfig db, String user) {
+        return PoolSettings.resolve(config.settings(), db, config.users().get(user));
+    }
+
+    private ServerEndpoint endpointFor(DatabaseConfig db, String user) {
+        return new ServerEndpoint(db.hosts(), db.port(), db.dbname() != null ? db.dbname() : db.name(),
+                credentialsFor(db, user), startupParameters(db), defaultSocketDir(config.settings()));
+    }
+
+    /**
+     * RELOAD: new settings apply to existing pools at once; a pool whose server address, database
+     * or login changed gets a new endpoint, and its old servers are closed as they come back
+     * (clients mid-transaction keep theirs until then). Pools of removed databases are closed.
+     */
+    public void reconfigure(UsherConfig next) {
+        UsherConfig previous = config;
+        config = next;
+        if (!next.userList().entries().equals(previous.userList().entries())) {
+            credentials.clear();
+        }
+        for (Pool pool : pools.values()) {
+            java.util.Optional<DatabaseConfig> db = next.database(pool.key().database());
+            if (db.isEmpty()) {
+                pools.remove(pool.key());
+                pool.close();
+                continue;
+            }
+            String user = pool.key().user();
+            pool.updateSettings(settingsFor(db.get(), user));
+            ServerEndpoint endpoint = endpointFor(db.get(), user);
+            if (!endpoint.sameTarget(pool.endpoint())) {
+                pool.updateEndpoint(endpoint);
+            }
+        }
+    }
+
+    // ---- PAUSE / RESUME ----
+
+    private final java.util.Set<String> pausedDatabases = ConcurrentHashMap.newKeySet();
+    private volatile boolean pausedAll;
+
+    /** Pauses one database's pools (or all with null); servers are closed as clients release them. */
+    public List<Pool> pause(String database) {
+        if (database == null) {
+            pausedAll = true;
+        } else {
+            pausedDatabases.add(database);
+        }
+        List<Pool> affected = new java.util.ArrayList<>();
+        for (Pool p : pools.values()) {
+            if (database == null || p.key().database().equals(database)) {
+                p.pause();
+                affected.add(p);
+            }
+        }
+        return affected;
+    }
+
+    public void resume(String database) {
+        if (database == null) {
+            pausedAll = false;
+            pausedDatabases.clear();
+        } else {
+            pausedDatabases.remove(database);
+        }
+        for (Pool p : pools.values()) {
+            if (database == null || (!pausedAll && p.key().database().equals(database))) {
+                p.resume();
+            }
+        }
+    }
+
+    /** Whether a database (or, with null, everything) is paused. */
+    public boolean isPaused(String database) {
+        return pausedAll || (database != null && pausedDatabases.contains(database));
     }
 
     @Override

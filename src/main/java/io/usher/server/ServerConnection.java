@@ -64,16 +64,24 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** The client parameter set this server was last made to match; null when unknown. */
     private ParameterSet appliedParameters;
 
+    /** The endpoint this connection was opened for (RELOAD may give the pool a new one). */
+    private final ServerEndpoint endpoint;
+
     public ServerConnection(Pool pool, EventLoop loop) {
         this.pool = pool;
         this.loop = loop;
+        this.endpoint = pool.endpoint();
+    }
+
+    public ServerEndpoint endpoint() {
+        return endpoint;
     }
 
     // ---- lifecycle ----
 
     /** Opens the socket and starts the login. Runs on any thread. */
     public void connect() {
-        ServerEndpoint ep = pool.endpoint();
+        ServerEndpoint ep = endpoint;
         PoolSettings s = pool.settings();
         Bootstrap b = new Bootstrap().group(loop)
                 .channel(ep.address() instanceof DomainSocketAddress ? Transport.domainSocketChannel()
@@ -98,7 +106,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         channel = ctx.channel();
         state = State.LOGIN;
-        login = new ServerLogin(this, pool.endpoint());
+        login = new ServerLogin(this, endpoint);
         ctx.writeAndFlush(login.startupMessage());
     }
 
@@ -381,6 +389,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     public void appliedParameters(ParameterSet set) { this.appliedParameters = set; }
 
     public String describe() {
-        return "pid=" + backendPid + "@" + pool.endpoint().describe();
+        return "pid=" + backendPid + "@" + endpoint.describe();
     }
 }

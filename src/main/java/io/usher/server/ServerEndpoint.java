@@ -20,6 +20,14 @@ public record ServerEndpoint(List<String> hosts, int port, String database, Serv
         return InetSocketAddress.createUnresolved(host, port);
     }
 
+    /** Same place and same login (credentials compared by user and secret, not identity). */
+    public boolean sameTarget(ServerEndpoint o) {
+        return hosts.equals(o.hosts) && port == o.port && database.equals(o.database)
+                && startupParameters.equals(o.startupParameters) && defaultSocketDir.equals(o.defaultSocketDir)
+                && credentials.user().equals(o.credentials.user())
+                && java.util.Objects.equals(credentials.secret(), o.credentials.secret());
+    }
+
     public String user() {
         return credentials.user();
     }

@@ -148,4 +148,78 @@ class AdminConsoleTest {
             assertThat(r.stdout()).contains("PgBouncer 1.25.0 (Usher");
         }
     }
+
+    // PAUSE waits for the running transaction, closes the servers and holds new queries until RESUME
+    @Test
+    void pauseWaitsForRunningQueriesAndResumeReleasesWaiters() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw");
+             Connection a = u.connect(MD5, "appdb"); Connection b = u.connect(MD5, "otherdb")) {
+            one(b, "SELECT 1");
+            CompletableFuture<String> running = Sql.oneAsync(a, "SELECT 'slept' FROM pg_sleep(1)");
+            Thread.sleep(200);
+            long t0 = System.nanoTime();
+            Sql.exec(admin, "PAUSE");
+            long tookMs = (System.nanoTime() - t0) / 1_000_000;
+            assertThat(running).isCompletedWithValue("slept");
+            assertThat(tookMs).isGreaterThan(500);
+            assertThat(pg.backendCount(MD5, "appdb") + pg.backendCount(MD5, "otherdb")).isZero();
+            CompletableFuture<String> held = Sql.oneAsync(a, "SELECT 'after resume'");
+            Thread.sleep(700);
+            assertThat(held).isNotDone();
+            assertThat(rows(admin, "SHOW DATABASES")).anySatisfy(r ->
+                    assertThat(r).containsEntry("name", "appdb").containsEntry("paused", 1L));
+            Sql.exec(admin, "RESUME");
+            assertThat(held.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("after resume");
+        }
+    }
+
+    // PAUSE db pauses only that database
+    @Test
+    void pauseOneDatabase() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw");
+             Connection a = u.connect(MD5, "appdb"); Connection b = u.connect(MD5, "otherdb")) {
+            Sql.exec(admin, "PAUSE appdb");
+            CompletableFuture<String> held = Sql.oneAsync(a, "SELECT 'a'");
+            assertThat(one(b, "SELECT 'b'")).isEqualTo("b");
+            Thread.sleep(500);
+            assertThat(held).isNotDone();
+            Sql.exec(admin, "RESUME appdb");
+            assertThat(held.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("a");
+        }
+    }
+
+    // RELOAD re-reads the file: a new default_pool_size applies to the existing pool; a broken file is refused
+    @Test
+    void reloadAppliesNewPoolSizeAndRefusesABrokenFile() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw")) {
+            java.nio.file.Path ini = u.dir().resolve("pgbouncer.ini");
+            String original = java.nio.file.Files.readString(ini);
+            java.nio.file.Files.writeString(ini, original.replace("default_pool_size = 1", "default_pool_size = 3"));
+            Sql.exec(admin, "RELOAD");
+            assertThat(rows(admin, "SHOW DATABASES")).anySatisfy(r ->
+                    assertThat(r).containsEntry("name", "appdb").containsEntry("pool_size", 3L));
+            // three transactions at once now get three servers
+            List<Connection> cs = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                Connection c = u.connect(MD5, "appdb");
+                c.setAutoCommit(false);
+                cs.add(c);
+            }
+            List<CompletableFuture<String>> fs = new ArrayList<>();
+            for (Connection c : cs) {
+                fs.add(Sql.oneAsync(c, "SELECT 'ok' FROM pg_sleep(0.3)"));
+            }
+            for (CompletableFuture<String> f : fs) {
+                assertThat(f.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("ok");
+            }
+            assertThat(pg.backendCount(MD5, "appdb")).isEqualTo(3);
+            for (Connection c : cs) {
+                c.close();
+            }
+            java.nio.file.Files.writeString(ini, original + "\nthis is not a valid line\n");
+            assertThatThrownBy(() -> Sql.exec(admin, "RELOAD")).hasMessageContaining("RELOAD failed");
+            assertThat(rows(admin, "SHOW DATABASES")).anySatisfy(r ->
+                    assertThat(r).containsEntry("name", "appdb").containsEntry("pool_size", 3L));
+        }
+    }
 }
