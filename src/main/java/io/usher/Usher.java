@@ -23,6 +23,7 @@ import io.usher.net.Transport;
 import io.usher.pool.PoolManager;
 import io.usher.protocol.Messages;
 import io.usher.server.ServerConnection;
+import io.usher.stats.StatsRegistry;
 import io.usher.server.ServerEndpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,6 +58,7 @@ public final class Usher implements AutoCloseable {
     private volatile UsherConfig config;
     private final Transport transport;
     private final PoolManager pools;
+    private final StatsRegistry stats = new StatsRegistry();
     private final TrackedParameters trackedParameters;
     private final List<Channel> listeners = new ArrayList<>();
     private final AtomicInteger clientCount = new AtomicInteger();
@@ -67,12 +69,13 @@ public final class Usher implements AutoCloseable {
     /** SCRAM verifiers made from plain passwords in auth_file, per user and password. */
     private final Map<String, StoredSecret.Scram> plainVerifiers = new ConcurrentHashMap<>();
     private ScheduledFuture<?> janitor;
+    private ScheduledFuture<?> statsTask;
     private Path socketFile;
 
     private Usher(UsherConfig config, int threads) {
         this.config = config;
         this.transport = new Transport(threads);
-        this.pools = new PoolManager(config);
+        this.pools = new PoolManager(config, stats);
         this.trackedParameters = new TrackedParameters(config.settings().getList("track_extra_parameters"));
     }
 
@@ -92,6 +95,9 @@ public final class Usher implements AutoCloseable {
         }
         EventLoop janitorLoop = u.transport.workers().next();
         u.janitor = janitorLoop.scheduleWithFixedDelay(() -> u.pools.maintain(janitorLoop), 100, 100, TimeUnit.MILLISECONDS);
+        long period = Math.max(1, config.settings().getInt("stats_period"));
+        u.statsTask = janitorLoop.scheduleAtFixedRate(() -> u.stats.periodEnded(u.config.settings().getBool("log_stats")),
+                period, period, TimeUnit.SECONDS);
         u.pools.prewarm();
         return u;
     }
@@ -181,6 +187,7 @@ public final class Usher implements AutoCloseable {
 
     public UsherConfig config() { return config; }
     public PoolManager pools() { return pools; }
+    public StatsRegistry stats() { return stats; }
     public TrackedParameters trackedParameters() { return trackedParameters; }
 
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
@@ -326,6 +333,9 @@ public final class Usher implements AutoCloseable {
     public void close() {
         if (janitor != null) {
             janitor.cancel(false);
+        }
+        if (statsTask != null) {
+            statsTask.cancel(false);
         }
         for (Channel ch : listeners) {
             ch.close().syncUninterruptibly();

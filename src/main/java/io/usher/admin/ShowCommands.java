@@ -10,6 +10,7 @@ import io.usher.config.UserConfig;
 import io.usher.pool.Pool;
 import io.usher.pool.PoolSettings;
 import io.usher.protocol.Messages;
+import io.usher.stats.DatabaseStats;
 
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,10 @@ final class ShowCommands {
             case "POOLS": pools(out); return true;
             case "USERS": users(out); return true;
             case "STATE": state(out); return true;
+            case "STATS": stats(out); return true;
+            case "STATS_TOTALS": statsTable(out, false); return true;
+            case "STATS_AVERAGES": statsTable(out, true); return true;
+            case "TOTALS": totals(out); return true;
             default: return false;
         }
     }
@@ -52,8 +57,8 @@ final class ShowCommands {
     private void help(ByteBuf out) {
         String[] lines = {
             "Console usage",
-            "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE",
-            "\tnot yet in Usher: SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|SERVERS|CLIENTS|LISTS|MEM|FDS|SOCKETS",
+            "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE|STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
+            "\tnot yet in Usher: SHOW SERVERS|CLIENTS|LISTS|MEM|FDS|SOCKETS|ACTIVE_SOCKETS|DNS_HOSTS|DNS_ZONES|PEERS|PEER_POOLS",
             "\tPAUSE [<db>]|RESUME [<db>]|RELOAD",
             "\tnot yet in Usher: DISABLE|ENABLE|RECONNECT|KILL|KILL_CLIENT|SUSPEND|SHUTDOWN|WAIT_CLOSE|SET",
         };
@@ -128,6 +133,63 @@ final class ShowCommands {
                     u != null && u.maxUserClientConnections() != null ? u.maxUserClientConnections()
                             : g.getInt("max_user_client_connections"),
                     usher.clientsOfUser(name));
+        }
+        r.finish();
+    }
+
+    private static Object[] figures(DatabaseStats.Totals t) {
+        // client parses, server parses and binds stay 0 until protocol-level prepared statements exist
+        return new Object[] {t.serverAssignments(), t.transactions(), t.queries(), t.received(), t.sent(),
+                t.transactionMicros(), t.queryMicros(), t.waitMicros(), 0, 0, 0};
+    }
+
+    private static final List<String> FIGURES = List.of("server_assignment_count", "xact_count", "query_count",
+            "received", "sent", "xact_time", "query_time", "wait_time", "client_parse_count", "server_parse_count",
+            "bind_count");
+
+    private void stats(ByteBuf out) {
+        List<String> names = new java.util.ArrayList<>();
+        names.add("database");
+        FIGURES.forEach(f -> names.add("total_" + f));
+        FIGURES.forEach(f -> names.add("avg_" + (f.equals("received") ? "recv" : f)));
+        int[] types = new int[names.size()];
+        java.util.Arrays.fill(types, I);
+        types[0] = T;
+        ResultSetWriter r = result(out, names, types);
+        for (DatabaseStats db : usher.stats().all()) {
+            Object[] row = new Object[names.size()];
+            row[0] = db.database();
+            System.arraycopy(figures(db.totals()), 0, row, 1, FIGURES.size());
+            System.arraycopy(figures(db.averages()), 0, row, 1 + FIGURES.size(), FIGURES.size());
+            r.row(row);
+        }
+        r.finish();
+    }
+
+    /** SHOW STATS_TOTALS and SHOW STATS_AVERAGES: the same figures without the total_/avg_ prefixes. */
+    private void statsTable(ByteBuf out, boolean averages) {
+        List<String> names = new java.util.ArrayList<>();
+        names.add("database");
+        FIGURES.forEach(f -> names.add(f.equals("received") ? "bytes_received" : f.equals("sent") ? "bytes_sent" : f));
+        int[] types = new int[names.size()];
+        java.util.Arrays.fill(types, I);
+        types[0] = T;
+        ResultSetWriter r = result(out, names, types);
+        for (DatabaseStats db : usher.stats().all()) {
+            Object[] row = new Object[names.size()];
+            row[0] = db.database();
+            System.arraycopy(figures(averages ? db.averages() : db.totals()), 0, row, 1, FIGURES.size());
+            r.row(row);
+        }
+        r.finish();
+    }
+
+    /** SHOW TOTALS: SHOW STATS summed over all databases, as name/value rows. */
+    private void totals(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("name", "value"), T, I);
+        Object[] total = figures(usher.stats().sum());
+        for (int i = 0; i < FIGURES.size(); i++) {
+            r.row("total_" + FIGURES.get(i), total[i]);
         }
         r.finish();
     }

@@ -26,6 +26,7 @@ import io.usher.protocol.ProtocolException;
 import io.usher.protocol.SqlState;
 import io.usher.protocol.StartupPacket;
 import io.usher.server.ServerConnection;
+import io.usher.stats.DatabaseStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -92,6 +93,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private boolean flushServer;
     private boolean terminated;
     private String closeReason;
+    private DatabaseStats stats;             // the database's counters (SHOW STATS)
+    private long queryStart;                 // nanoTime the query in flight was sent; 0 = none
+    private long transactionStart;           // nanoTime the open transaction began; 0 = none
+    private long waitStart;                  // nanoTime the client started waiting for a server
     private final long connectedNanos = System.nanoTime();
 
     public ClientConnection(Usher usher) {
@@ -463,6 +468,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         pool = usher.pools().poolFor(databaseConfig, user);
         pool.clientAttached();
+        stats = pool.stats();
         mode = pool.settings().mode();
         if (authenticator.scramKeys() != null) {
             pool.endpoint().credentials().rememberScramKeys(authenticator.scramKeys());
@@ -522,6 +528,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     // ---- client -> server ----
 
     private void fromClient(ByteBuf buf) throws ProtocolException {
+        stats.received(buf.readableBytes());
         int stop;
         try {
             stop = scanner.scan(buf, clientSide);
@@ -572,6 +579,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     private void requestServer() {
         waiting = true;
+        waitStart = System.nanoTime();
         pool.acquire(this);
     }
 
@@ -585,7 +593,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 case MessageType.QUERY:
                 case MessageType.SYNC:
                 case MessageType.FUNCTION_CALL:
-                    expectedReady++;
+                    if (expectedReady++ == 0) {
+                        queryStart = System.nanoTime();
+                        if (transactionStart == 0) {
+                            transactionStart = queryStart;
+                        }
+                    }
                     unsynced = false;
                     return false;
                 case MessageType.TERMINATE:
@@ -703,6 +716,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void link(ServerConnection s) {
         waiting = false;
         server = s;
+        stats.serverAssigned(waitStart == 0 ? 0 : System.nanoTime() - waitStart);
+        waitStart = 0;
         s.transactionStatus((byte) 'I');
         boolean any = false;
         ByteBuf b;
@@ -759,6 +774,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             fatal(PgError.fatal(SqlState.FEATURE_NOT_SUPPORTED, "transaction blocks not allowed in statement pooling mode"));
             return;
         }
+        stats.sent(data.readableBytes());
         channel.write(data);
         if (flush) {
             channel.flush();
@@ -826,6 +842,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             if (expectedReady > 0) {
                 expectedReady--;
             }
+            countQuery(status);
             if (mode == PoolMode.STATEMENT && status != 'I') {
                 cutAt = start >= 0 ? start : 0;
                 return false;
@@ -836,6 +853,19 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
         private boolean payloadLengthInvalid(ByteBuf payload) {
             return payload.readableBytes() != 1;
+        }
+    }
+
+    /** PgBouncer's counting: a query per ReadyForQuery, a transaction each time the status is back to idle. */
+    private void countQuery(byte status) {
+        long now = System.nanoTime();
+        if (queryStart != 0) {
+            stats.queryDone(now - queryStart);
+            queryStart = expectedReady > 0 ? now : 0;
+        }
+        if (status == 'I' && transactionStart != 0) {
+            stats.transactionDone(now - transactionStart);
+            transactionStart = expectedReady > 0 ? now : 0;
         }
     }
 

@@ -5,6 +5,7 @@ import io.usher.protocol.PgError;
 import io.usher.protocol.SqlState;
 import io.usher.server.ServerConnection;
 import io.usher.server.ServerEndpoint;
+import io.usher.stats.DatabaseStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +32,7 @@ public final class Pool {
     private final Counter databaseCount;
     private final Counter userCount;
     private final Evictor evictor;
+    private final DatabaseStats stats;
     private volatile Limit blockedBy;
 
     private final ReentrantLock lock = new ReentrantLock();
@@ -56,8 +58,9 @@ public final class Pool {
     }
 
     public Pool(PoolKey key, ServerEndpoint endpoint, PoolSettings settings, Counter databaseCount, Counter userCount,
-                Evictor evictor) {
+                Evictor evictor, DatabaseStats stats) {
         this.evictor = evictor;
+        this.stats = stats;
         this.key = key;
         this.endpoint = endpoint;
         this.settings = settings;
@@ -112,6 +115,7 @@ public final class Pool {
     }
 
     public PoolKey key() { return key; }
+    public DatabaseStats stats() { return stats; }
     public ParameterSet.Interner parameterSets() { return parameterSets; }
     public PoolSettings settings() { return settings; }
     public ServerEndpoint endpoint() { return endpoint; }

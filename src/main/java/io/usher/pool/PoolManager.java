@@ -7,6 +7,7 @@ import io.usher.config.Settings;
 import io.usher.config.UserConfig;
 import io.usher.config.UsherConfig;
 import io.usher.server.ServerConnection;
+import io.usher.stats.StatsRegistry;
 import io.usher.server.ServerCredentials;
 import io.usher.server.ServerEndpoint;
 
@@ -27,8 +28,11 @@ public final class PoolManager implements Pool.Evictor {
     private final Map<String, Counter> userCounts = new ConcurrentHashMap<>();
     private final Map<String, ServerCredentials> credentials = new ConcurrentHashMap<>();
 
-    public PoolManager(UsherConfig config) {
+    private final StatsRegistry stats;
+
+    public PoolManager(UsherConfig config, StatsRegistry stats) {
         this.config = config;
+        this.stats = stats;
     }
 
     /** The user server connections log in as: the entry's forced user, else the client's own. */
@@ -47,7 +51,7 @@ public final class PoolManager implements Pool.Evictor {
         ServerEndpoint endpoint = endpointFor(db, user);
         Pool pool = new Pool(key, endpoint, settings,
                 databaseCounts.computeIfAbsent(db.name(), n -> new Counter()),
-                userCounts.computeIfAbsent(user, n -> new Counter()), this);
+                userCounts.computeIfAbsent(user, n -> new Counter()), this, stats.forDatabase(key.database()));
         if (pausedAll || pausedDatabases.contains(key.database())) {
             pool.pause();
         }

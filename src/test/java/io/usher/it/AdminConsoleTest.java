@@ -222,4 +222,38 @@ class AdminConsoleTest {
                     assertThat(r).containsEntry("name", "appdb").containsEntry("pool_size", 3L));
         }
     }
+
+    // SHOW STATS counts transactions, queries and bytes per database, as PgBouncer defines them
+    @Test
+    void showStatsCountsTransactionsAndQueries() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw")) {
+            try (Connection c = u.connect(MD5, "otherdb")) {
+                for (int i = 0; i < 30; i++) {
+                    one(c, "SELECT " + i);
+                }
+                for (int i = 0; i < 10; i++) {
+                    c.setAutoCommit(false);
+                    one(c, "SELECT 1");
+                    one(c, "SELECT 2");
+                    c.commit();
+                    c.setAutoCommit(true);
+                }
+            }
+            Map<String, Object> r = rows(admin, "SHOW STATS").stream()
+                    .filter(x -> "otherdb".equals(x.get("database"))).findFirst().orElseThrow();
+            // 30 one-statement transactions + 10 of BEGIN, SELECT, SELECT, COMMIT (pgjdbc sends BEGIN with the first query)
+            assertThat((Long) r.get("total_xact_count")).isEqualTo(40L);
+            assertThat((Long) r.get("total_query_count")).isGreaterThanOrEqualTo(60L);
+            assertThat((Long) r.get("total_received")).isPositive();
+            assertThat((Long) r.get("total_sent")).isPositive();
+            assertThat((Long) r.get("total_query_time")).isPositive();
+            assertThat((Long) r.get("total_server_assignment_count")).isGreaterThanOrEqualTo(40L);
+            assertThat(columns(admin, "SHOW STATS")).startsWith("database", "total_server_assignment_count",
+                    "total_xact_count", "total_query_count", "total_received", "total_sent", "total_xact_time",
+                    "total_query_time", "total_wait_time");
+            assertThat(columns(admin, "SHOW STATS_TOTALS")).startsWith("database", "server_assignment_count", "xact_count");
+            assertThat(rows(admin, "SHOW TOTALS")).anySatisfy(t ->
+                    assertThat(t).containsEntry("name", "total_xact_count"));
+        }
+    }
 }

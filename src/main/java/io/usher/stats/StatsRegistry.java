@@ -1,0 +1,57 @@
+package io.usher.stats;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Collection;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/** The statistics of every database, and the stats_period task that turns them into averages. */
+public final class StatsRegistry {
+    private static final Logger log = LoggerFactory.getLogger("io.usher.stats");
+
+    private final Map<String, DatabaseStats> byDatabase = new ConcurrentSkipListMap<>();
+    private long lastPeriodNanos = System.nanoTime();
+
+    public DatabaseStats forDatabase(String database) {
+        return byDatabase.computeIfAbsent(database, DatabaseStats::new);
+    }
+
+    public Collection<DatabaseStats> all() {
+        return byDatabase.values();
+    }
+
+    /** Ends a stats_period: computes the averages, and logs PgBouncer's stats line when log_stats is on. */
+    public synchronized void periodEnded(boolean logStats) {
+        long now = System.nanoTime();
+        double seconds = (now - lastPeriodNanos) / 1e9;
+        lastPeriodNanos = now;
+        for (DatabaseStats s : byDatabase.values()) {
+            DatabaseStats.Totals current = s.totals();
+            s.averages = current.averageSince(s.previous, seconds);
+            s.previous = current;
+        }
+        DatabaseStats.Totals all = sum();
+        DatabaseStats.Totals avg = all.averageSince(previousSum, seconds);
+        previousSum = all;
+        if (logStats) {
+            log.info("stats: {} xacts/s, {} queries/s, 0 client parses/s, 0 server parses/s, 0 binds/s, in {} B/s, out {} B/s, xact {} us, query {} us, wait {} us",
+                    avg.transactions(), avg.queries(), avg.received(), avg.sent(), avg.transactionMicros(),
+                    avg.queryMicros(), avg.waitMicros());
+        }
+    }
+
+    private DatabaseStats.Totals previousSum = DatabaseStats.Totals.ZERO;
+
+    /** Totals over all databases (SHOW TOTALS). */
+    public DatabaseStats.Totals sum() {
+        long[] t = new long[8];
+        for (DatabaseStats s : byDatabase.values()) {
+            DatabaseStats.Totals x = s.totals();
+            t[0] += x.serverAssignments(); t[1] += x.transactions(); t[2] += x.queries(); t[3] += x.received();
+            t[4] += x.sent(); t[5] += x.transactionMicros(); t[6] += x.queryMicros(); t[7] += x.waitMicros();
+        }
+        return new DatabaseStats.Totals(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
+    }
+}
