@@ -63,6 +63,7 @@ public final class Usher implements AutoCloseable {
     private final List<Channel> listeners = new ArrayList<>();
     private final AtomicInteger clientCount = new AtomicInteger();
     private final Map<String, AtomicInteger> clientsPerDatabase = new ConcurrentHashMap<>();
+    private final Set<ClientConnection> clients = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> clientsPerUser = new ConcurrentHashMap<>();
     private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
@@ -192,6 +193,7 @@ public final class Usher implements AutoCloseable {
 
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
     public boolean clientOpened(ClientConnection c) {
+        clients.add(c);
         return clientCount.incrementAndGet() <= config.settings().getInt("max_client_conn");
     }
 
@@ -221,6 +223,7 @@ public final class Usher implements AutoCloseable {
     }
 
     public void clientClosed(ClientConnection c, String countedDatabase, String countedUser) {
+        clients.remove(c);
         clientCount.decrementAndGet();
         if (countedDatabase != null) {
             clientsPerDatabase.get(countedDatabase).decrementAndGet();
@@ -240,6 +243,11 @@ public final class Usher implements AutoCloseable {
     public int clientsOfUser(String user) {
         AtomicInteger n = clientsPerUser.get(user);
         return n == null ? 0 : n.get();
+    }
+
+    /** Every open client connection (SHOW CLIENTS). */
+    public java.util.Collection<ClientConnection> clients() {
+        return clients;
     }
 
     public int clientCount() {

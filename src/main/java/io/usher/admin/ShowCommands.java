@@ -40,6 +40,9 @@ final class ShowCommands {
             case "STATS_TOTALS": statsTable(out, false); return true;
             case "STATS_AVERAGES": statsTable(out, true); return true;
             case "TOTALS": totals(out); return true;
+            case "CLIENTS": clients(out); return true;
+            case "SERVERS": servers(out); return true;
+            case "LISTS": lists(out); return true;
             default: return false;
         }
     }
@@ -58,7 +61,8 @@ final class ShowCommands {
         String[] lines = {
             "Console usage",
             "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE|STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
-            "\tnot yet in Usher: SHOW SERVERS|CLIENTS|LISTS|MEM|FDS|SOCKETS|ACTIVE_SOCKETS|DNS_HOSTS|DNS_ZONES|PEERS|PEER_POOLS",
+            "\tSHOW CLIENTS|SERVERS|LISTS",
+            "\tnot yet in Usher: SHOW MEM|FDS|SOCKETS|ACTIVE_SOCKETS|DNS_HOSTS|DNS_ZONES|PEERS|PEER_POOLS",
             "\tPAUSE [<db>]|RESUME [<db>]|RELOAD",
             "\tnot yet in Usher: DISABLE|ENABLE|RECONNECT|KILL|KILL_CLIENT|SUSPEND|SHUTDOWN|WAIT_CLOSE|SET",
         };
@@ -191,6 +195,104 @@ final class ShowCommands {
         for (int i = 0; i < FIGURES.size(); i++) {
             r.row("total_" + FIGURES.get(i), total[i]);
         }
+        r.finish();
+    }
+
+    private static final List<String> SOCKET_COLUMNS = List.of("type", "user", "database", "replication", "state",
+            "addr", "port", "local_addr", "local_port", "connect_time", "request_time", "wait", "wait_us",
+            "close_needed", "ptr", "link", "remote_pid", "tls", "application_name", "prepared_statements", "id");
+    private static final int[] SOCKET_TYPES = {T, T, T, T, T, T, I, T, I, T, T, I, I, I, T, T, I, T, T, I, I};
+    private static final java.time.format.DateTimeFormatter TIME =
+            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'").withZone(java.time.ZoneOffset.UTC);
+
+    private static String time(long millis) {
+        return TIME.format(java.time.Instant.ofEpochMilli(millis));
+    }
+
+    /** A stable, unique handle for a connection object, shown as ptr/link (PgBouncer shows addresses). */
+    static String ptr(Object o) {
+        return o == null ? null : String.format("0x%08x", System.identityHashCode(o));
+    }
+
+    private static Object host(java.net.SocketAddress a) {
+        return a instanceof java.net.InetSocketAddress ? ((java.net.InetSocketAddress) a).getAddress().getHostAddress() : "unix";
+    }
+
+    private static Object port(java.net.SocketAddress a) {
+        return a instanceof java.net.InetSocketAddress ? ((java.net.InetSocketAddress) a).getPort() : 0;
+    }
+
+    private void clients(ByteBuf out) {
+        ResultSetWriter r = result(out, SOCKET_COLUMNS, SOCKET_TYPES);
+        for (io.usher.client.ClientConnection c : usher.clients()) {
+            io.usher.client.ClientConnection.ConsoleView v = c.consoleView();
+            if (!v.loggedIn()) {
+                continue;
+            }
+            long waitUs = v.waitNanos() / 1000;
+            r.row("C", v.user(), v.database(), "none", v.state(), host(v.remote()), port(v.remote()), host(v.local()),
+                    port(v.local()), time(v.connectedMillis()), time(v.requestMillis()), waitUs / 1_000_000,
+                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, "", v.applicationName(), 0, c.cancelPid());
+        }
+        r.finish();
+    }
+
+    private void servers(ByteBuf out) {
+        ResultSetWriter r = result(out, SOCKET_COLUMNS, SOCKET_TYPES);
+        long now = System.nanoTime();
+        long nowMillis = System.currentTimeMillis();
+        for (Pool p : usher.pools().pools()) {
+            for (io.usher.server.ServerConnection s : p.servers()) {
+                io.netty.channel.Channel ch = s.channel();
+                if (ch == null) {
+                    continue;
+                }
+                Object owner = s.owner();
+                String state;
+                switch (s.state()) {
+                    case ACTIVE: state = "active"; break;
+                    case INTERNAL: state = "tested"; break;
+                    case CONNECTING: case LOGIN: state = "new"; break;
+                    default: state = s.needsCheck(p.settings()) ? "used" : "idle";
+                }
+                String app = owner instanceof io.usher.client.ClientConnection
+                        ? ((io.usher.client.ClientConnection) owner).consoleView().applicationName() : "";
+                long lastUse = nowMillis - (now - s.idleSinceNanos()) / 1_000_000;
+                r.row("S", p.key().user(), p.key().database(), "none", state, host(ch.remoteAddress()),
+                        port(ch.remoteAddress()), host(ch.localAddress()), port(ch.localAddress()),
+                        time(s.createdMillis()), time(lastUse), 0, 0, s.endpoint() != p.endpoint() ? 1 : 0,
+                        ptr(s), ptr(owner), s.backendPid(), "", app, 0, s.backendPid());
+            }
+        }
+        r.finish();
+    }
+
+    private void lists(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("list", "items"), T, I);
+        int servers = 0;
+        for (Pool p : usher.pools().pools()) {
+            servers += p.serverCount();
+        }
+        int login = 0;
+        for (io.usher.client.ClientConnection c : usher.clients()) {
+            if (!c.consoleView().loggedIn()) {
+                login++;
+            }
+        }
+        r.row("databases", usher.config().databases().size());
+        r.row("users", usher.config().userList().size());
+        r.row("peers", usher.config().peers().size());
+        r.row("pools", usher.pools().pools().size());
+        r.row("peer_pools", 0);
+        r.row("free_clients", 0);
+        r.row("used_clients", usher.clients().size());
+        r.row("login_clients", login);
+        r.row("free_servers", 0);
+        r.row("used_servers", servers);
+        r.row("dns_names", 0);
+        r.row("dns_zones", 0);
+        r.row("dns_queries", 0);
+        r.row("dns_pending", 0);
         r.finish();
     }
 

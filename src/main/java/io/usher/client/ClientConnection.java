@@ -98,6 +98,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private long transactionStart;           // nanoTime the open transaction began; 0 = none
     private long waitStart;                  // nanoTime the client started waiting for a server
     private final long connectedNanos = System.nanoTime();
+    private final long connectedMillis = System.currentTimeMillis();
+    private long lastRequestMillis = connectedMillis;
 
     public ClientConnection(Usher usher) {
         this.usher = usher;
@@ -529,6 +531,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     private void fromClient(ByteBuf buf) throws ProtocolException {
         stats.received(buf.readableBytes());
+        lastRequestMillis = System.currentTimeMillis();
         int stop;
         try {
             stop = scanner.scan(buf, clientSide);
@@ -949,6 +952,26 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     public void countedIn(String database, String user) {
         this.countedDatabase = database;
         this.countedUser = user;
+    }
+
+    /**
+     * What SHOW CLIENTS shows of this client. Read from the console's thread without locking: the
+     * figures may be a moment old, which is fine for a monitoring view.
+     */
+    public record ConsoleView(String user, String database, String state, java.net.SocketAddress remote,
+                              java.net.SocketAddress local, long connectedMillis, long requestMillis, long waitNanos,
+                              ServerConnection server, String applicationName, boolean loggedIn) {}
+
+    public ConsoleView consoleView() {
+        ServerConnection s = server;
+        boolean isWaiting = waiting && s == null;
+        long w = isWaiting && waitStart != 0 ? System.nanoTime() - waitStart : 0;
+        String state = s != null ? "active" : isWaiting ? "waiting" : "idle";
+        ParameterSet p = wanted;
+        String app = p == null ? "" : p.values().getOrDefault("application_name", "");
+        Phase ph = phase;
+        return new ConsoleView(user, database, state, channel.remoteAddress(), channel.localAddress(), connectedMillis,
+                lastRequestMillis, w, s, app, ph == Phase.READY || ph == Phase.LOGIN_WAIT || ph == Phase.ADMIN);
     }
 
     public int cancelPid() { return cancelPid; }

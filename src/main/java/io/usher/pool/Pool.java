@@ -374,6 +374,11 @@ public final class Pool {
         });
     }
 
+    /** A copy of this pool's server connections (SHOW SERVERS). */
+    public List<ServerConnection> servers() {
+        return locked(() -> new ArrayList<>(all));
+    }
+
     public int serverCount() {
         return locked(() -> all.size());
     }

@@ -46,6 +46,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private final MessageScanner scanner = new MessageScanner(MAX_SERVER_MESSAGE);
     private final Map<String, String> parameters = new HashMap<>();
     private final long createdNanos = System.nanoTime();
+    private final long createdMillis = System.currentTimeMillis();
     /** Lifetime with up to 10% jitter, so servers opened together do not all expire together. */
     private final double lifetimeJitter = 1.0 - ThreadLocalRandom.current().nextDouble(0.1);
     private volatile State state = State.CONNECTING;
@@ -387,6 +388,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     public ServerOwner owner() { return owner; }
     public ParameterSet appliedParameters() { return appliedParameters; }
     public void appliedParameters(ParameterSet set) { this.appliedParameters = set; }
+
+    public long createdMillis() {
+        return createdMillis;
+    }
+
+    /** Idle since (nanoTime); the last time a client or the pooler let go of it. */
+    public long idleSinceNanos() {
+        return idleSinceNanos;
+    }
 
     public String describe() {
         return "pid=" + backendPid + "@" + endpoint.describe();

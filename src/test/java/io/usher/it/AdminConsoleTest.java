@@ -256,4 +256,26 @@ class AdminConsoleTest {
                     assertThat(t).containsEntry("name", "total_xact_count"));
         }
     }
+
+    // SHOW CLIENTS and SHOW SERVERS: a linked pair points at each other through ptr/link
+    @Test
+    void showClientsAndServersShowTheLinkedPair() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("pool_mode", "session").set("admin_users", "u_scram2")
+                .userlist("u_scram2", "scram2_pw").start();
+             Connection admin = console(u, "u_scram2", "scram2_pw"); Connection c = u.connect(MD5, "appdb")) {
+            int backendPid = Sql.pid(c);
+            List<Map<String, Object>> servers = rows(admin, "SHOW SERVERS");
+            Map<String, Object> sv = servers.stream().filter(r -> ((Long) r.get("remote_pid")) == backendPid)
+                    .findFirst().orElseThrow(() -> new AssertionError(servers));
+            assertThat(sv).containsEntry("type", "S").containsEntry("user", MD5).containsEntry("database", "appdb")
+                    .containsEntry("state", "active").containsEntry("port", (long) pg.port());
+            Map<String, Object> cl = rows(admin, "SHOW CLIENTS").stream()
+                    .filter(r -> sv.get("link").equals(r.get("ptr"))).findFirst().orElseThrow();
+            assertThat(cl).containsEntry("type", "C").containsEntry("user", MD5).containsEntry("database", "appdb")
+                    .containsEntry("state", "active").containsEntry("addr", "127.0.0.1")
+                    .containsEntry("local_port", (long) u.port()).containsEntry("link", sv.get("ptr"));
+            assertThat(columns(admin, "SHOW CLIENTS")).isEqualTo(columns(admin, "SHOW SERVERS"));
+            assertThat(rows(admin, "SHOW LISTS")).anySatisfy(r -> assertThat(r).containsEntry("list", "used_clients"));
+        }
+    }
 }
