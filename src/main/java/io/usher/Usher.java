@@ -348,6 +348,16 @@ public final class Usher implements AutoCloseable {
         for (Channel ch : listeners) {
             ch.close().syncUninterruptibly();
         }
+        // close clients while the event loops still run, so each connection's cleanup runs
+        List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
+        for (ClientConnection c : clients) {
+            if (c.channel() != null) {
+                closing.add(c.channel().close());
+            }
+        }
+        for (io.netty.channel.ChannelFuture f : closing) {
+            f.awaitUninterruptibly(2, TimeUnit.SECONDS);
+        }
         pools.close();
         transport.shutdown(); // closes every remaining client and server connection
         if (socketFile != null) {
