@@ -327,6 +327,19 @@ public final class Usher implements AutoCloseable {
         return null;
     }
 
+    private volatile Runnable shutdownRequest = this::close;
+
+    /** What the console's SHUTDOWN does; the command line makes it stop the process. */
+    public void onShutdownRequest(Runnable action) {
+        this.shutdownRequest = action;
+    }
+
+    /** SHUTDOWN from the console: runs the shutdown action on its own thread (it stops the event loops). */
+    public void requestShutdown() {
+        Thread t = new Thread(shutdownRequest, "usher-shutdown");
+        t.start();
+    }
+
     /** The first TCP port listened on (tests use port 0 in the config). */
     public int port() {
         for (Channel ch : listeners) {

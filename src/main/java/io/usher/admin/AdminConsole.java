@@ -133,14 +133,96 @@ public final class AdminConsole {
                 }
                 break;
             }
-            case "DISABLE": case "ENABLE": case "RECONNECT": case "KILL": case "KILL_CLIENT": case "SUSPEND":
-            case "SHUTDOWN": case "WAIT_CLOSE": case "SET":
+            case "DISABLE":
+            case "ENABLE":
+                if (arg == null || usher.config().database(arg).isEmpty()) {
+                    error(out, SqlState.INVALID_CATALOG_NAME, arg == null ? verb + " needs a database name" : "no such database: " + arg);
+                } else {
+                    usher.pools().setDisabled(arg, verb.equals("DISABLE"));
+                    ResultSetWriter.commandComplete(out, verb);
+                }
+                break;
+            case "RECONNECT":
+                usher.pools().poolsOf(arg).forEach(Pool::reconnect);
+                ResultSetWriter.commandComplete(out, verb);
+                break;
+            case "KILL":
+                kill(arg);
+                ResultSetWriter.commandComplete(out, verb);
+                break;
+            case "KILL_CLIENT":
+                if (!killClient(arg)) {
+                    error(out, SqlState.INVALID_PARAMETER_VALUE, "client not found: " + arg);
+                } else {
+                    ResultSetWriter.commandComplete(out, verb);
+                }
+                break;
+            case "WAIT_CLOSE":
+                waitClose(arg, loop, out, done);
+                return;
+            case "SHUTDOWN":
+                if (arg != null) {
+                    error(out, SqlState.FEATURE_NOT_SUPPORTED, "SHUTDOWN " + arg + " is not supported by Usher yet");
+                    break;
+                }
+                ResultSetWriter.commandComplete(out, verb);
+                done.accept(out);
+                usher.requestShutdown();
+                return;
+            case "SUSPEND":
+                error(out, SqlState.FEATURE_NOT_SUPPORTED, "SUSPEND is not supported: it exists for PgBouncer's online "
+                        + "restart (-R), which Usher does not do; run a new Usher beside the old one with so_reuseport");
+                break;
+            case "SET":
                 error(out, SqlState.FEATURE_NOT_SUPPORTED, verb + " is not supported by Usher yet");
                 break;
             default:
                 error(out, SqlState.SYNTAX_ERROR, "invalid command '" + trimmed + "', use SHOW HELP;");
         }
         done.accept(out);
+    }
+
+    /** KILL [db]: drops every client and server of the database (or all), and holds new ones until RESUME. */
+    private void kill(String database) {
+        usher.pools().pause(database);
+        for (io.usher.client.ClientConnection c : usher.clients()) {
+            String db = c.database();
+            if (db != null && !db.equals(DATABASE) && (database == null || db.equals(database))) {
+                c.kill("database killed from the console");
+            }
+        }
+        usher.pools().poolsOf(database).forEach(Pool::killServers);
+    }
+
+    /** KILL_CLIENT id: the id is the one SHOW CLIENTS shows. */
+    private boolean killClient(String id) {
+        if (id == null || !id.matches("\\d+")) {
+            return false;
+        }
+        for (io.usher.client.ClientConnection c : usher.clients()) {
+            if (String.valueOf(c.cancelPid()).equals(id)) {
+                c.kill("client killed from the console");
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** WAIT_CLOSE [db]: returns once servers from before a RECONNECT or RELOAD are closed. */
+    private void waitClose(String database, EventLoop loop, ByteBuf out, Consumer<ByteBuf> done) {
+        List<Pool> pools = usher.pools().poolsOf(database);
+        Runnable check = new Runnable() {
+            @Override
+            public void run() {
+                if (pools.stream().noneMatch(Pool::hasStaleServers)) {
+                    ResultSetWriter.commandComplete(out, "WAIT_CLOSE");
+                    done.accept(out);
+                } else {
+                    loop.schedule(this, 20, TimeUnit.MILLISECONDS);
+                }
+            }
+        };
+        check.run();
     }
 
     /** PAUSE [db]: returns once every server of the paused pools is closed (released ones close at once). */

@@ -63,8 +63,9 @@ final class ShowCommands {
             "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE|STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
             "\tSHOW CLIENTS|SERVERS|LISTS",
             "\tnot yet in Usher: SHOW MEM|FDS|SOCKETS|ACTIVE_SOCKETS|DNS_HOSTS|DNS_ZONES|PEERS|PEER_POOLS",
-            "\tPAUSE [<db>]|RESUME [<db>]|RELOAD",
-            "\tnot yet in Usher: DISABLE|ENABLE|RECONNECT|KILL|KILL_CLIENT|SUSPEND|SHUTDOWN|WAIT_CLOSE|SET",
+            "\tPAUSE [<db>]|RESUME [<db>]|RELOAD|DISABLE <db>|ENABLE <db>|RECONNECT [<db>]|KILL [<db>]",
+            "\tKILL_CLIENT <id>|WAIT_CLOSE [<db>]|SHUTDOWN",
+            "\tnot yet in Usher: SHUTDOWN WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS, SET; SUSPEND is not supported",
         };
         for (String line : lines) {
             ByteBuf n = Messages.noticeResponse("00000", line);
@@ -98,7 +99,8 @@ final class ShowCommands {
                     db.poolMode() == null ? null : db.poolMode().configName(), db.loadBalanceHosts(),
                     ps.maxDbConnections(), usher.pools().databaseConnections(db.name()),
                     db.maxDbClientConnections() != null ? db.maxDbClientConnections() : g.getInt("max_db_client_connections"),
-                    usher.clientsOfDatabase(db.name()), usher.pools().isPaused(db.name()) ? 1 : 0, 0);
+                    usher.clientsOfDatabase(db.name()), usher.pools().isPaused(db.name()) ? 1 : 0,
+                    usher.pools().isDisabled(db.name()) ? 1 : 0);
         }
         // the console itself, as PgBouncer lists it
         r.row(AdminConsole.DATABASE, null, g.getInt("listen_port"), AdminConsole.DATABASE, AdminConsole.DATABASE, 2, 0, 0,

@@ -142,6 +142,10 @@ public final class Main implements Callable<Integer> {
             }
             stopped.countDown();
         };
+        usher.onShutdownRequest(() -> {
+            log.info("SHUTDOWN command, shutting down");
+            shutdown.run();
+        });
         Signals.onShutdown(name -> {
             log.info("got {}, shutting down", name);
             shutdown.run();

@@ -384,6 +384,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             startAuthentication();
             return;
         }
+        if (usher.pools().isDisabled(database)) {
+            fatal(PgError.fatal(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "database does not allow connections: " + database));
+            return;
+        }
         Optional<DatabaseConfig> db = config.database(database);
         if (db.isEmpty()) {
             fatal(PgError.fatal(SqlState.INVALID_CATALOG_NAME, "no such database: " + database));
@@ -972,6 +976,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         Phase ph = phase;
         return new ConsoleView(user, database, state, channel.remoteAddress(), channel.localAddress(), connectedMillis,
                 lastRequestMillis, w, s, app, ph == Phase.READY || ph == Phase.LOGIN_WAIT || ph == Phase.ADMIN);
+    }
+
+    /** The database this client logged in to (null before the startup packet). */
+    public String database() {
+        return database;
+    }
+
+    /** KILL and KILL_CLIENT from the console: the client is told why and disconnected. */
+    public void kill(String reason) {
+        loop.execute(() -> fatal(PgError.fatal(SqlState.ADMIN_SHUTDOWN, reason)));
     }
 
     public int cancelPid() { return cancelPid; }

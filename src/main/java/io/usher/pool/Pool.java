@@ -87,6 +87,23 @@ public final class Pool {
         stale.forEach(s -> s.close("database configuration changed"));
     }
 
+    /** RECONNECT: every current server is closed as soon as it is released; new ones connect as needed. */
+    public void reconnect() {
+        ServerEndpoint e = endpoint;
+        updateEndpoint(new ServerEndpoint(e.hosts(), e.port(), e.database(), e.credentials(), e.startupParameters(),
+                e.defaultSocketDir()));
+    }
+
+    /** WAIT_CLOSE: whether servers from before a RECONNECT or RELOAD are still open. */
+    public boolean hasStaleServers() {
+        return locked(() -> all.stream().anyMatch(s -> s.endpoint() != endpoint));
+    }
+
+    /** KILL: closes every server now, linked ones too. */
+    public void killServers() {
+        servers().forEach(s -> s.close("killed from the console"));
+    }
+
     /** PAUSE: no server is handed out or opened; servers are closed as they are released. */
     public void pause() {
         List<ServerConnection> toClose;

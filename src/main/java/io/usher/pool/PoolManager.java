@@ -130,6 +130,32 @@ public final class PoolManager implements Pool.Evictor {
         }
     }
 
+    private final java.util.Set<String> disabledDatabases = ConcurrentHashMap.newKeySet();
+
+    /** DISABLE db / ENABLE db: new clients of a disabled database are refused. */
+    public void setDisabled(String database, boolean disabled) {
+        if (disabled) {
+            disabledDatabases.add(database);
+        } else {
+            disabledDatabases.remove(database);
+        }
+    }
+
+    public boolean isDisabled(String database) {
+        return disabledDatabases.contains(database);
+    }
+
+    /** The pools of one database, or all with null. */
+    public List<Pool> poolsOf(String database) {
+        List<Pool> out = new java.util.ArrayList<>();
+        for (Pool p : pools.values()) {
+            if (database == null || p.key().database().equals(database)) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
     /** Whether a database (or, with null, everything) is paused. */
     public boolean isPaused(String database) {
         return pausedAll || (database != null && pausedDatabases.contains(database));

@@ -17,6 +17,7 @@ public final class SqlState {
     public static final String INSUFFICIENT_PRIVILEGE = "42501";
     public static final String SYNTAX_ERROR = "42601";
     public static final String INVALID_PARAMETER_VALUE = "22023";
+    public static final String OBJECT_NOT_IN_PREREQUISITE_STATE = "55000";
 
     private SqlState() {}
 }

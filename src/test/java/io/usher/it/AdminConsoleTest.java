@@ -278,4 +278,64 @@ class AdminConsoleTest {
             assertThat(rows(admin, "SHOW LISTS")).anySatisfy(r -> assertThat(r).containsEntry("list", "used_clients"));
         }
     }
+
+    // DISABLE refuses new clients of a database until ENABLE; RECONNECT replaces servers as they are released
+    @Test
+    void disableEnableAndReconnect() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw");
+             Connection a = u.connect(MD5, "appdb")) {
+            int before = Sql.pid(a);
+            Sql.exec(admin, "DISABLE appdb");
+            assertThatThrownBy(() -> u.connect(MD5, "appdb").close()).hasMessageContaining("database does not allow connections: appdb");
+            assertThat(rows(admin, "SHOW DATABASES")).anySatisfy(r ->
+                    assertThat(r).containsEntry("name", "appdb").containsEntry("disabled", 1L));
+            assertThat(Sql.pid(a)).isEqualTo(before); // clients already in are not affected
+            Sql.exec(admin, "ENABLE appdb");
+            u.connect(MD5, "appdb").close();
+            Sql.exec(admin, "RECONNECT appdb");
+            Sql.exec(admin, "WAIT_CLOSE appdb");
+            assertThat(Sql.pid(a)).isNotEqualTo(before);
+        }
+    }
+
+    // KILL drops the database's clients and servers and holds new queries until RESUME; KILL_CLIENT drops one
+    @Test
+    void killAndKillClient() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw")) {
+            Connection a = u.connect(MD5, "appdb");
+            one(a, "SELECT 1");
+            Sql.exec(admin, "KILL appdb");
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThatThrownBy(() -> one(a, "SELECT 1")).isInstanceOf(SQLException.class));
+            a.close();
+            assertThat(pg.backendCount(MD5, "appdb")).isZero();
+            Connection b = u.connect(MD5, "appdb");
+            CompletableFuture<String> held = Sql.oneAsync(b, "SELECT 'after resume'");
+            Thread.sleep(500);
+            assertThat(held).isNotDone();
+            Sql.exec(admin, "RESUME");
+            assertThat(held.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("after resume");
+            Object id = rows(admin, "SHOW CLIENTS").stream().filter(r -> "appdb".equals(r.get("database")))
+                    .findFirst().orElseThrow().get("id");
+            Sql.exec(admin, "KILL_CLIENT " + id);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThatThrownBy(() -> one(b, "SELECT 1")).isInstanceOf(SQLException.class));
+            b.close();
+            assertThatThrownBy(() -> Sql.exec(admin, "KILL_CLIENT 1")).hasMessageContaining("client not found");
+            assertThatThrownBy(() -> Sql.exec(admin, "SUSPEND")).hasMessageContaining("not supported");
+        }
+    }
+
+    // SHUTDOWN answers, then stops Usher
+    @Test
+    void shutdownStopsUsher() throws Exception {
+        try (UsherInstance u = start(pg)) {
+            java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+            u.usher().onShutdownRequest(stopped::countDown);
+            try (Connection admin = console(u, "u_scram2", "scram2_pw")) {
+                Sql.exec(admin, "SHUTDOWN");
+            }
+            assertThat(stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        }
+    }
 }
