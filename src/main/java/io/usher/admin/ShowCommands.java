@@ -43,6 +43,13 @@ final class ShowCommands {
             case "CLIENTS": clients(out); return true;
             case "SERVERS": servers(out); return true;
             case "LISTS": lists(out); return true;
+            case "SOCKETS": case "ACTIVE_SOCKETS": sockets(out); return true;
+            case "PEERS": peers(out); return true;
+            case "PEER_POOLS": peerPools(out); return true;
+            case "DNS_HOSTS": result(out, List.of("hostname", "ttl", "addrs"), T, I, T).finish(); return true;
+            case "DNS_ZONES": result(out, List.of("zonename", "serial", "count"), T, I, I).finish(); return true;
+            case "MEM": mem(out); return true;
+            case "FDS": fds(out); return true;
             default: return false;
         }
     }
@@ -61,8 +68,7 @@ final class ShowCommands {
         String[] lines = {
             "Console usage",
             "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE|STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
-            "\tSHOW CLIENTS|SERVERS|LISTS",
-            "\tnot yet in Usher: SHOW MEM|FDS|SOCKETS|ACTIVE_SOCKETS|DNS_HOSTS|DNS_ZONES|PEERS|PEER_POOLS",
+            "\tSHOW CLIENTS|SERVERS|LISTS|SOCKETS|ACTIVE_SOCKETS|PEERS|PEER_POOLS|DNS_HOSTS|DNS_ZONES|MEM|FDS",
             "\tPAUSE [<db>]|RESUME [<db>]|RELOAD|DISABLE <db>|ENABLE <db>|RECONNECT [<db>]|KILL [<db>]",
             "\tKILL_CLIENT <id>|WAIT_CLOSE [<db>]|SHUTDOWN",
             "\tnot yet in Usher: SHUTDOWN WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS, SET; SUSPEND is not supported",
@@ -226,6 +232,11 @@ final class ShowCommands {
 
     private void clients(ByteBuf out) {
         ResultSetWriter r = result(out, SOCKET_COLUMNS, SOCKET_TYPES);
+        clientRows(r);
+        r.finish();
+    }
+
+    private void clientRows(ResultSetWriter r) {
         for (io.usher.client.ClientConnection c : usher.clients()) {
             io.usher.client.ClientConnection.ConsoleView v = c.consoleView();
             if (!v.loggedIn()) {
@@ -236,11 +247,15 @@ final class ShowCommands {
                     port(v.local()), time(v.connectedMillis()), time(v.requestMillis()), waitUs / 1_000_000,
                     waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, "", v.applicationName(), 0, c.cancelPid());
         }
-        r.finish();
     }
 
     private void servers(ByteBuf out) {
         ResultSetWriter r = result(out, SOCKET_COLUMNS, SOCKET_TYPES);
+        serverRows(r);
+        r.finish();
+    }
+
+    private void serverRows(ResultSetWriter r) {
         long now = System.nanoTime();
         long nowMillis = System.currentTimeMillis();
         for (Pool p : usher.pools().pools()) {
@@ -266,7 +281,6 @@ final class ShowCommands {
                         ptr(s), ptr(owner), s.backendPid(), "", app, 0, s.backendPid());
             }
         }
-        r.finish();
     }
 
     private void lists(ByteBuf out) {
@@ -295,6 +309,70 @@ final class ShowCommands {
         r.row("dns_zones", 0);
         r.row("dns_queries", 0);
         r.row("dns_pending", 0);
+        r.finish();
+    }
+
+    /** SHOW SOCKETS and ACTIVE_SOCKETS: client and server rows together (Usher has no lower-level buffer view). */
+    private void sockets(ByteBuf out) {
+        ResultSetWriter r = result(out, SOCKET_COLUMNS, SOCKET_TYPES);
+        clientRows(r);
+        serverRows(r);
+        r.finish();
+    }
+
+    private void peers(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("peer_id", "host", "port", "pool_size"), I, T, I, I);
+        for (io.usher.config.PeerConfig p : usher.config().peers().values()) {
+            r.row(p.peerId(), String.join(",", p.hosts()), p.port(),
+                    p.poolSize() != null ? p.poolSize() : usher.config().settings().getInt("default_pool_size"));
+        }
+        r.finish();
+    }
+
+    private void peerPools(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("database", "cl_active_cancel_req", "cl_waiting_cancel_req",
+                "sv_active_cancel", "sv_login"), T, I, I, I, I);
+        for (io.usher.config.PeerConfig p : usher.config().peers().values()) {
+            r.row(String.valueOf(p.peerId()), 0, 0, 0, 0);
+        }
+        r.finish();
+    }
+
+    /** SHOW MEM: PgBouncer lists its slab caches; the JVM's counterparts are its memory pools. */
+    private void mem(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("name", "size", "used", "free", "memtotal"), T, I, I, I, I);
+        for (java.lang.management.MemoryPoolMXBean pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+            java.lang.management.MemoryUsage u = pool.getUsage();
+            long committed = Math.max(0, u.getCommitted());
+            r.row(pool.getName(), 1, u.getUsed(), Math.max(0, committed - u.getUsed()), committed);
+        }
+        for (java.lang.management.BufferPoolMXBean b
+                : java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class)) {
+            r.row("buffers " + b.getName(), b.getCount(), b.getMemoryUsed(), 0, b.getTotalCapacity());
+        }
+        r.finish();
+    }
+
+    private static Object fd(io.netty.channel.Channel ch) {
+        return ch instanceof io.netty.channel.unix.UnixChannel ? ((io.netty.channel.unix.UnixChannel) ch).fd().intValue() : null;
+    }
+
+    private void fds(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("fd", "task", "user", "database", "addr", "port", "cancel", "link"),
+                I, T, T, T, T, I, I, I);
+        for (io.usher.client.ClientConnection c : usher.clients()) {
+            io.usher.client.ClientConnection.ConsoleView v = c.consoleView();
+            r.row(fd(c.channel()), "client", v.user(), v.database(), host(v.remote()), port(v.remote()), c.cancelKey(),
+                    v.server() == null || v.server().channel() == null ? null : fd(v.server().channel()));
+        }
+        for (Pool p : usher.pools().pools()) {
+            for (io.usher.server.ServerConnection s : p.servers()) {
+                if (s.channel() != null) {
+                    r.row(fd(s.channel()), "server", p.key().user(), p.key().database(), host(s.channel().remoteAddress()),
+                            port(s.channel().remoteAddress()), s.backendKey(), null);
+                }
+            }
+        }
         r.finish();
     }
 

@@ -150,6 +150,15 @@ public final class Main implements Callable<Integer> {
             log.info("got {}, shutting down", name);
             shutdown.run();
         });
+        for (String sig : Signals.onPauseResume(() -> {
+            log.info("got SIGUSR1, pausing all databases");
+            usher.pools().pause(null);
+        }, () -> {
+            log.info("got SIGUSR2, resuming");
+            usher.pools().resume(null);
+        })) {
+            log.warn("{} is reserved by the JVM here; use the console's PAUSE/RESUME instead", sig);
+        }
         Signals.onReload(() -> {
             log.info("got SIGHUP, re-reading config");
             usher.reload();

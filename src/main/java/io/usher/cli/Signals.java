@@ -28,5 +28,25 @@ final class Signals {
         Signal.handle(new Signal("HUP"), sig -> action.run());
     }
 
+    /**
+     * PgBouncer's SIGUSR1 (PAUSE) and SIGUSR2 (RESUME). The JVM may reserve a signal for itself
+     * (HotSpot on Linux uses SIGUSR2 to suspend threads): then it is reported and left alone.
+     * @return the signals that could not be taken
+     */
+    static java.util.List<String> onPauseResume(Runnable pause, Runnable resume) {
+        java.util.List<String> unavailable = new java.util.ArrayList<>();
+        take("USR1", pause, unavailable);
+        take("USR2", resume, unavailable);
+        return unavailable;
+    }
+
+    private static void take(String name, Runnable action, java.util.List<String> unavailable) {
+        try {
+            Signal.handle(new Signal(name), sig -> action.run());
+        } catch (IllegalArgumentException e) {
+            unavailable.add("SIG" + name);
+        }
+    }
+
     private Signals() {}
 }

@@ -338,4 +338,24 @@ class AdminConsoleTest {
             assertThat(stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         }
     }
+
+    // the remaining SHOW commands answer with PgBouncer's columns
+    @Test
+    void otherShowCommands() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw");
+             Connection a = u.connect(MD5, "appdb")) {
+            one(a, "SELECT 1");
+            assertThat(columns(admin, "SHOW SOCKETS")).isEqualTo(columns(admin, "SHOW CLIENTS"));
+            assertThat(rows(admin, "SHOW SOCKETS")).anySatisfy(r -> assertThat(r).containsEntry("type", "S"))
+                    .anySatisfy(r -> assertThat(r).containsEntry("type", "C"));
+            assertThat(columns(admin, "SHOW PEERS")).containsExactly("peer_id", "host", "port", "pool_size");
+            assertThat(columns(admin, "SHOW PEER_POOLS")).containsExactly("database", "cl_active_cancel_req",
+                    "cl_waiting_cancel_req", "sv_active_cancel", "sv_login");
+            assertThat(columns(admin, "SHOW DNS_HOSTS")).containsExactly("hostname", "ttl", "addrs");
+            assertThat(columns(admin, "SHOW DNS_ZONES")).containsExactly("zonename", "serial", "count");
+            assertThat(rows(admin, "SHOW MEM")).isNotEmpty();
+            assertThat(columns(admin, "SHOW FDS")).containsExactly("fd", "task", "user", "database", "addr", "port", "cancel", "link");
+            assertThat(rows(admin, "SHOW FDS")).anySatisfy(r -> assertThat(r).containsEntry("task", "server"));
+        }
+    }
 }

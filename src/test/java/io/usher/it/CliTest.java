@@ -176,6 +176,16 @@ class CliTest {
         }
         // pidfile holds the process id while running; logfile gets the log lines too
         assertThat(Files.readString(dir.resolve("usher.pid")).trim()).isEqualTo(String.valueOf(usher.pid()));
+        // SIGUSR1 pauses and SIGUSR2 resumes, as in PgBouncer; SIGHUP reloads
+        for (String sig : List.of("USR1", "USR2", "HUP")) {
+            new ProcessBuilder("kill", "-" + sig, String.valueOf(usher.pid())).start().waitFor();
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(dir.resolve("usher.log")).contains("configuration reloaded"));
+        String log = Files.readString(dir.resolve("usher.log"));
+        assertThat(log).contains("got SIGUSR1, pausing").contains("got SIGUSR2, resuming");
+        try (Connection c = DriverManager.getConnection(url, props)) {
+            assertThat(one(c, "SELECT 'resumed'")).isEqualTo("resumed");
+        }
         usher.destroy(); // SIGTERM
         Run r = finish(usher, Duration.ofSeconds(30));
         System.out.println("usher after SIGTERM: " + r);
