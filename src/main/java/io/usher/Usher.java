@@ -327,6 +327,30 @@ public final class Usher implements AutoCloseable {
         return null;
     }
 
+    /**
+     * SET key = value from the console, for settings PgBouncer lets change online; applied like a
+     * RELOAD (a later RELOAD reads the file again and so undoes it, as in PgBouncer).
+     * @return null on success, else what was wrong
+     */
+    public synchronized String set(String key, String value) {
+        io.usher.config.SettingDef def = io.usher.config.SettingDefs.all().get(key);
+        if (def == null) {
+            return "unknown config parameter: " + key;
+        }
+        if (!def.reloadable()) {
+            return "config parameter " + key + " cannot be changed online";
+        }
+        try {
+            UsherConfig next = config.withSetting(key, value);
+            config = next;
+            pools.reconfigure(next);
+            log.info("SET {} = {}", key, value);
+            return null;
+        } catch (io.usher.config.ConfigException e) {
+            return e.detail();
+        }
+    }
+
     private volatile Runnable shutdownRequest = this::close;
 
     /** What the console's SHUTDOWN does; the command line makes it stop the process. */

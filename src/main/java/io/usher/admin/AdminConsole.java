@@ -173,9 +173,20 @@ public final class AdminConsole {
                 error(out, SqlState.FEATURE_NOT_SUPPORTED, "SUSPEND is not supported: it exists for PgBouncer's online "
                         + "restart (-R), which Usher does not do; run a new Usher beside the old one with so_reuseport");
                 break;
-            case "SET":
-                error(out, SqlState.FEATURE_NOT_SUPPORTED, verb + " is not supported by Usher yet");
+            case "SET": {
+                Matcher kv = SET.matcher(trimmed);
+                if (!kv.matches()) {
+                    error(out, SqlState.SYNTAX_ERROR, "SET takes key = value");
+                    break;
+                }
+                String failure = usher.set(kv.group(1).toLowerCase(Locale.ROOT), unquote(kv.group(2)));
+                if (failure == null) {
+                    ResultSetWriter.commandComplete(out, "SET");
+                } else {
+                    error(out, SqlState.INVALID_PARAMETER_VALUE, failure);
+                }
                 break;
+            }
             default:
                 error(out, SqlState.SYNTAX_ERROR, "invalid command '" + trimmed + "', use SHOW HELP;");
         }
@@ -246,6 +257,15 @@ public final class AdminConsole {
             }
         };
         check.run();
+    }
+
+    /** SET values may be written 'quoted', as PgBouncer allows. */
+    private static String unquote(String v) {
+        String t = v.trim();
+        if (t.length() >= 2 && t.startsWith("'") && t.endsWith("'")) {
+            return t.substring(1, t.length() - 1).replace("''", "'");
+        }
+        return t;
     }
 
     static void error(ByteBuf out, String sqlState, String message) {

@@ -47,6 +47,19 @@ public final class Settings {
     }
 
     /**
+     * These settings with one key changed, validated as a line in the file would be (the console's
+     * SET). {@code source} names where the value came from in an error.
+     */
+    public Settings with(String key, String value, String source) throws ConfigException {
+        Builder b = new Builder();
+        b.explicit.putAll(explicit);
+        b.written.addAll(written);
+        b.defaultOverrides.putAll(defaultOverrides);
+        b.set(key, value, source, 0);
+        return b.build();
+    }
+
+    /**
      * The effective value as written (the default if not set; "" for keys PgBouncer leaves unset).
      *
      * @throws IllegalArgumentException for a key PgBouncer does not know

@@ -81,6 +81,11 @@ public final class UsherConfig {
     }
 
     /** The file this config was loaded from (or named by {@link #parse}). */
+    /** This configuration with one [pgbouncer] setting changed (the console's SET key = value). */
+    public UsherConfig withSetting(String key, String value) throws ConfigException {
+        return new UsherConfig(file, settings.with(key, value, "SET"), databases, users, peers, userList);
+    }
+
     public Path file() {
         return file;
     }

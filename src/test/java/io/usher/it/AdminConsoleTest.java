@@ -358,4 +358,19 @@ class AdminConsoleTest {
             assertThat(rows(admin, "SHOW FDS")).anySatisfy(r -> assertThat(r).containsEntry("task", "server"));
         }
     }
+
+    // SET key = value changes an online-changeable setting; others are refused with the reason
+    @Test
+    void setChangesOnlineSettings() throws Exception {
+        try (UsherInstance u = start(pg); Connection admin = console(u, "u_scram2", "scram2_pw")) {
+            Sql.exec(admin, "SET default_pool_size = 3");
+            assertThat(rows(admin, "SHOW CONFIG")).anySatisfy(r ->
+                    assertThat(r).containsEntry("key", "default_pool_size").containsEntry("value", "3"));
+            assertThat(rows(admin, "SHOW DATABASES")).anySatisfy(r ->
+                    assertThat(r).containsEntry("name", "appdb").containsEntry("pool_size", 3L));
+            assertThatThrownBy(() -> Sql.exec(admin, "SET listen_port = 1")).hasMessageContaining("cannot be changed online");
+            assertThatThrownBy(() -> Sql.exec(admin, "SET default_pool_size = lots")).hasMessageContaining("invalid value");
+            Sql.exec(admin, "SET application_name = 'driver noise'"); // a session setting: accepted, no effect
+        }
+    }
 }
