@@ -66,6 +66,23 @@ public final class AdminConsole {
         return false;
     }
 
+    /**
+     * PgBouncer lets the OS user it runs as into the console as user "pgbouncer" over the Unix socket
+     * without a password (peer credentials: same uid).
+     */
+    public static boolean isLocalSuperuser(io.netty.channel.Channel ch, String user) {
+        if (!DATABASE.equals(user) || !(ch instanceof io.netty.channel.epoll.EpollDomainSocketChannel)) {
+            return false;
+        }
+        try {
+            int peerUid = ((io.netty.channel.epoll.EpollDomainSocketChannel) ch).peerCredentials().uid();
+            Object ownUid = java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"), "unix:uid");
+            return ownUid instanceof Integer && peerUid == (Integer) ownUid;
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** The ParameterStatus messages of the console's login, as PgBouncer's admin database sends them. */
     public void writeWelcome(ByteBuf out, Map<String, String> clientParameters) {
         String encoding = clientParameters.getOrDefault("client_encoding", "UTF8");

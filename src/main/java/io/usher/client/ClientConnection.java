@@ -375,6 +375,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             return;
         }
         if (database.equals(AdminConsole.DATABASE)) {
+            if (AdminConsole.isLocalSuperuser(channel, user)) {
+                // as PgBouncer: user "pgbouncer" over the Unix socket from Usher's own OS user needs no password
+                admin = new AdminConsole(usher, AdminConsole.Role.ADMIN);
+                authenticated();
+                return;
+            }
             AdminConsole.Role role = AdminConsole.roleOf(settings, user);
             if (role == null) {
                 fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "not allowed"));

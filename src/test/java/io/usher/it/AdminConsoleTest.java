@@ -373,4 +373,21 @@ class AdminConsoleTest {
             Sql.exec(admin, "SET application_name = 'driver noise'"); // a session setting: accepted, no effect
         }
     }
+
+    // over the Unix socket, Usher's own OS user gets in as "pgbouncer" without a password; others are not allowed
+    @Test
+    void localSuperuserOverUnixSocket() throws Exception {
+        assumeTrue(PostgresCluster.findClientTool("psql").isPresent(), "psql not installed");
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("usher-sock-");
+        try (UsherInstance u = UsherInstance.builder(pg).set("unix_socket_dir", dir).start()) {
+            ProcessResult ok = pg.runClient(Duration.ofSeconds(30), Map.of(), "psql", "-h", dir.toString(),
+                    "-p", String.valueOf(u.port()), "-U", "pgbouncer", "-X", "-A", "-t", "pgbouncer", "-c", "SHOW VERSION");
+            assertThat(ok.exitCode()).as(ok.stderr()).isZero();
+            assertThat(ok.stdout()).contains("PgBouncer 1.25.0 (Usher");
+            ProcessResult refused = pg.runClient(Duration.ofSeconds(30), Map.of(), "psql", "-h", dir.toString(),
+                    "-p", String.valueOf(u.port()), "-U", "someone", "-X", "-A", "-t", "pgbouncer", "-c", "SHOW VERSION");
+            assertThat(refused.exitCode()).isNotZero();
+            assertThat(refused.stderr()).contains("not allowed");
+        }
+    }
 }
