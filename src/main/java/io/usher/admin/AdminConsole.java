@@ -239,11 +239,17 @@ public final class AdminConsole {
     /** WAIT_CLOSE [db]: returns once servers from before a RECONNECT or RELOAD are closed. */
     private void waitClose(String database, EventLoop loop, ByteBuf out, Consumer<ByteBuf> done) {
         List<Pool> pools = usher.pools().poolsOf(database);
+        completeWhen(() -> pools.stream().noneMatch(Pool::hasStaleServers), "WAIT_CLOSE", loop, out, done);
+    }
+
+    /** Answers {@code tag} once {@code condition} holds, checking every 20 ms on the console's loop. */
+    private static void completeWhen(java.util.function.BooleanSupplier condition, String tag, EventLoop loop,
+                                     ByteBuf out, Consumer<ByteBuf> done) {
         Runnable check = new Runnable() {
             @Override
             public void run() {
-                if (pools.stream().noneMatch(Pool::hasStaleServers)) {
-                    ResultSetWriter.commandComplete(out, "WAIT_CLOSE");
+                if (condition.getAsBoolean()) {
+                    ResultSetWriter.commandComplete(out, tag);
                     done.accept(out);
                 } else {
                     loop.schedule(this, 20, TimeUnit.MILLISECONDS);
@@ -261,19 +267,7 @@ public final class AdminConsole {
             return;
         }
         List<Pool> affected = usher.pools().pause(database);
-        Runnable check = new Runnable() {
-            @Override
-            public void run() {
-                boolean drained = affected.stream().allMatch(p -> p.isDrained() || !p.isPaused());
-                if (drained) {
-                    ResultSetWriter.commandComplete(out, "PAUSE");
-                    done.accept(out);
-                } else {
-                    loop.schedule(this, 20, TimeUnit.MILLISECONDS);
-                }
-            }
-        };
-        check.run();
+        completeWhen(() -> affected.stream().allMatch(p -> p.isDrained() || !p.isPaused()), "PAUSE", loop, out, done);
     }
 
     /** SET values may be written 'quoted', as PgBouncer allows. */

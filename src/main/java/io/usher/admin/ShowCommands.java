@@ -159,41 +159,41 @@ final class ShowCommands {
             "received", "sent", "xact_time", "query_time", "wait_time", "client_parse_count", "server_parse_count",
             "bind_count");
 
+    /** SHOW STATS: per database, the totals (total_*) and the last period's averages (avg_*). */
     private void stats(ByteBuf out) {
         List<String> names = new java.util.ArrayList<>();
-        names.add("database");
         FIGURES.forEach(f -> names.add("total_" + f));
         FIGURES.forEach(f -> names.add("avg_" + (f.equals("received") ? "recv" : f)));
-        int[] types = new int[names.size()];
-        java.util.Arrays.fill(types, I);
-        types[0] = T;
-        ResultSetWriter r = result(out, names, types);
-        for (DatabaseStats db : usher.stats().all()) {
-            Object[] row = new Object[names.size()];
-            row[0] = db.database();
-            System.arraycopy(figures(db.totals()), 0, row, 1, FIGURES.size());
-            System.arraycopy(figures(db.averages()), 0, row, 1 + FIGURES.size(), FIGURES.size());
-            r.row(row);
-        }
-        r.finish();
+        perDatabase(out, names, db -> concat(figures(db.totals()), figures(db.averages())));
     }
 
     /** SHOW STATS_TOTALS and SHOW STATS_AVERAGES: the same figures without the total_/avg_ prefixes. */
     private void statsTable(ByteBuf out, boolean averages) {
         List<String> names = new java.util.ArrayList<>();
-        names.add("database");
         FIGURES.forEach(f -> names.add(f.equals("received") ? "bytes_received" : f.equals("sent") ? "bytes_sent" : f));
+        perDatabase(out, names, db -> figures(averages ? db.averages() : db.totals()));
+    }
+
+    /** A "database" column, then integer columns filled per database by {@code values}. */
+    private void perDatabase(ByteBuf out, List<String> figureNames,
+                             java.util.function.Function<DatabaseStats, Object[]> values) {
+        List<String> names = new java.util.ArrayList<>();
+        names.add("database");
+        names.addAll(figureNames);
         int[] types = new int[names.size()];
         java.util.Arrays.fill(types, I);
         types[0] = T;
         ResultSetWriter r = result(out, names, types);
         for (DatabaseStats db : usher.stats().all()) {
-            Object[] row = new Object[names.size()];
-            row[0] = db.database();
-            System.arraycopy(figures(averages ? db.averages() : db.totals()), 0, row, 1, FIGURES.size());
-            r.row(row);
+            r.row(concat(new Object[] {db.database()}, values.apply(db)));
         }
         r.finish();
+    }
+
+    private static Object[] concat(Object[] a, Object[] b) {
+        Object[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     /** SHOW TOTALS: SHOW STATS summed over all databases, as name/value rows. */
