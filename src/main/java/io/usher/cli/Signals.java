@@ -4,7 +4,11 @@ import sun.misc.Signal;
 
 import java.util.function.Consumer;
 
-/** POSIX signals as PgBouncer uses them: SIGTERM/SIGINT stop, SIGHUP reloads. */
+/**
+ * POSIX signals as PgBouncer uses them: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1/SIGUSR2 pause
+ * and resume. sun.misc.Signal (module jdk.unsupported) is the JDK's only way to handle signals; the
+ * compiler's warning about it is expected.
+ */
 final class Signals {
 
     /** Runs {@code action} (once) on SIGTERM or SIGINT, with the signal's name. */

@@ -2,7 +2,6 @@ package io.usher.protocol;
 
 import io.netty.buffer.ByteBuf;
 
-import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -107,9 +106,5 @@ public final class StartupPacket {
     @Override
     public String toString() {
         return kind + (kind == Kind.STARTUP ? " user=" + parameters.get("user") + " database=" + parameters.get("database") : "");
-    }
-
-    static String utf8(ByteBuf b) {
-        return b.toString(StandardCharsets.UTF_8);
     }
 }
