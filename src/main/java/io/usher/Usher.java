@@ -364,6 +364,48 @@ public final class Usher implements AutoCloseable {
         t.start();
     }
 
+    /**
+     * Serves /metrics, /health and /ready over HTTP on {@code address} (Usher's own addition; off
+     * unless asked for). Returns the bound port.
+     */
+    public int startHttp(InetSocketAddress address) throws IOException {
+        io.usher.metrics.UsherMetrics metrics = new io.usher.metrics.UsherMetrics(this);
+        ServerBootstrap b = new ServerBootstrap()
+                .group(transport.workers())
+                .channel(Transport.serverChannel())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new io.netty.handler.codec.http.HttpServerCodec(),
+                                new io.netty.handler.codec.http.HttpObjectAggregator(8192),
+                                new io.usher.metrics.HttpEndpoints(Usher.this, metrics));
+                    }
+                });
+        try {
+            Channel ch = b.bind(address).syncUninterruptibly().channel();
+            listeners.add(ch);
+            InetSocketAddress bound = (InetSocketAddress) ch.localAddress();
+            log.info("serving /metrics, /health and /ready on http://{}:{}", bound.getHostString(), bound.getPort());
+            return bound.getPort();
+        } catch (Exception e) {
+            throw new IOException("could not listen for HTTP on " + address + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Why Usher is not ready for traffic (for /ready), or null when it is. */
+    public String readinessProblem() {
+        if (listeners.isEmpty()) {
+            return "not listening";
+        }
+        for (io.usher.pool.Pool p : pools.pools()) {
+            if (p.isLoginFailing()) {
+                return "server logins are failing for " + p.key();
+            }
+        }
+        return null;
+    }
+
     /** The first TCP port listened on (tests use port 0 in the config). */
     public int port() {
         for (Channel ch : listeners) {

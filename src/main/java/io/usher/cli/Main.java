@@ -43,6 +43,10 @@ public final class Main implements Callable<Integer> {
     @Option(names = {"-u", "--user"}, paramLabel = "USERNAME", description = "Switch to this user at start (not supported: start Usher as that user).")
     String switchUser;
 
+    @Option(names = "--http-listen", paramLabel = "HOST:PORT", defaultValue = "${env:USHER_HTTP_LISTEN}",
+            description = "Serve Prometheus /metrics, /health and /ready over HTTP here (also USHER_HTTP_LISTEN). Off by default.")
+    String httpListen;
+
     @Option(names = {"-V", "--version"}, description = "Print the version and exit.")
     boolean version;
 
@@ -124,6 +128,17 @@ public final class Main implements Callable<Integer> {
         } catch (IOException e) {
             log.error("{}", e.getMessage());
             return 1;
+        }
+        if (httpListen != null && !httpListen.isBlank()) {
+            int colon = httpListen.lastIndexOf(':');
+            try {
+                usher.startHttp(new java.net.InetSocketAddress(httpListen.substring(0, colon),
+                        Integer.parseInt(httpListen.substring(colon + 1))));
+            } catch (IOException | RuntimeException e) {
+                log.error("--http-listen {}: {}", httpListen, e.getMessage());
+                usher.close();
+                return 1;
+            }
         }
         Path pidfile = config.settings().getString("pidfile").isEmpty() ? null : Path.of(config.settings().getString("pidfile"));
         if (pidfile != null) {

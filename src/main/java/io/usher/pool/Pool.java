@@ -122,6 +122,11 @@ public final class Pool {
         paused = false;
     }
 
+    /** Whether the last server login of this pool failed (cleared by the next one that succeeds). */
+    public boolean isLoginFailing() {
+        return locked(() -> loginError != null);
+    }
+
     public boolean isPaused() {
         return paused;
     }
