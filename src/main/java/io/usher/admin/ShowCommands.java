@@ -203,6 +203,10 @@ final class ShowCommands {
         for (int i = 0; i < FIGURES.size(); i++) {
             r.row("total_" + FIGURES.get(i), total[i]);
         }
+        Object[] avg = figures(usher.stats().sumAverages());
+        for (int i = 0; i < FIGURES.size(); i++) {
+            r.row("avg_" + (FIGURES.get(i).equals("received") ? "recv" : FIGURES.get(i)), avg[i]);
+        }
         r.finish();
     }
 

@@ -35,6 +35,7 @@ public final class StatsRegistry {
         DatabaseStats.Totals all = sum();
         DatabaseStats.Totals avg = all.averageSince(previousSum, seconds);
         previousSum = all;
+        sumAverages = avg;
         if (logStats) {
             log.info("stats: {} xacts/s, {} queries/s, 0 client parses/s, 0 server parses/s, 0 binds/s, in {} B/s, out {} B/s, xact {} us, query {} us, wait {} us",
                     avg.transactions(), avg.queries(), avg.received(), avg.sent(), avg.transactionMicros(),
@@ -43,6 +44,12 @@ public final class StatsRegistry {
     }
 
     private DatabaseStats.Totals previousSum = DatabaseStats.Totals.ZERO;
+    private volatile DatabaseStats.Totals sumAverages = DatabaseStats.Totals.ZERO;
+
+    /** The last stats_period's averages over all databases (SHOW TOTALS' avg_* rows). */
+    public DatabaseStats.Totals sumAverages() {
+        return sumAverages;
+    }
 
     /** Totals over all databases (SHOW TOTALS). */
     public DatabaseStats.Totals sum() {

@@ -253,7 +253,8 @@ class AdminConsoleTest {
                     "total_query_time", "total_wait_time");
             assertThat(columns(admin, "SHOW STATS_TOTALS")).startsWith("database", "server_assignment_count", "xact_count");
             assertThat(rows(admin, "SHOW TOTALS")).anySatisfy(t ->
-                    assertThat(t).containsEntry("name", "total_xact_count"));
+                    assertThat(t).containsEntry("name", "total_xact_count").containsEntry("value", 40L))
+                    .anySatisfy(t -> assertThat(t).containsEntry("name", "avg_xact_count"));
         }
     }
 
@@ -388,6 +389,24 @@ class AdminConsoleTest {
                     "-p", String.valueOf(u.port()), "-U", "someone", "-X", "-A", "-t", "pgbouncer", "-c", "SHOW VERSION");
             assertThat(refused.exitCode()).isNotZero();
             assertThat(refused.stderr()).contains("not allowed");
+        }
+    }
+
+    // averages are computed per stats_period from the totals
+    @Test
+    void averagesPerStatsPeriod() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("stats_period", 1).set("admin_users", "u_scram2")
+                .userlist("u_scram2", "scram2_pw").start();
+             Connection admin = console(u, "u_scram2", "scram2_pw"); Connection c = u.connect(MD5, "appdb")) {
+            for (int i = 0; i < 50; i++) {
+                one(c, "SELECT " + i);
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                Map<String, Object> r = rows(admin, "SHOW STATS_AVERAGES").stream()
+                        .filter(x -> "appdb".equals(x.get("database"))).findFirst().orElseThrow();
+                assertThat((Long) r.get("query_count")).isPositive();
+                assertThat((Long) r.get("query_time")).isPositive();
+            });
         }
     }
 }
