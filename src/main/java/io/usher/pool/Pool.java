@@ -75,16 +75,21 @@ public final class Pool {
 
     /** RELOAD changed where or how servers log in: servers of the old endpoint close when released. */
     public void updateEndpoint(ServerEndpoint next) {
-        List<ServerConnection> stale;
+        closeIdleAfter(() -> endpoint = next, "database configuration changed");
+    }
+
+    /** Runs {@code change} under the lock, takes the idle servers out with it, and closes them outside it. */
+    private void closeIdleAfter(Runnable change, String reason) {
+        List<ServerConnection> toClose;
         lock.lock();
         try {
-            endpoint = next;
-            stale = new ArrayList<>(idle);
+            change.run();
+            toClose = new ArrayList<>(idle);
             idle.clear();
         } finally {
             lock.unlock();
         }
-        stale.forEach(s -> s.close("database configuration changed"));
+        toClose.forEach(s -> s.close(reason));
     }
 
     /** RECONNECT: every current server is closed as soon as it is released; new ones connect as needed. */
@@ -106,16 +111,7 @@ public final class Pool {
 
     /** PAUSE: no server is handed out or opened; servers are closed as they are released. */
     public void pause() {
-        List<ServerConnection> toClose;
-        lock.lock();
-        try {
-            paused = true;
-            toClose = new ArrayList<>(idle);
-            idle.clear();
-        } finally {
-            lock.unlock();
-        }
-        toClose.forEach(s -> s.close("pause"));
+        closeIdleAfter(() -> paused = true, "pause");
     }
 
     public void resume() {
