@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -177,12 +178,15 @@ class CliTest {
         // pidfile holds the process id while running; logfile gets the log lines too
         assertThat(Files.readString(dir.resolve("usher.pid")).trim()).isEqualTo(String.valueOf(usher.pid()));
         // SIGUSR1 pauses and SIGUSR2 resumes, as in PgBouncer; SIGHUP reloads
-        for (String sig : List.of("USR1", "USR2", "HUP")) {
-            new ProcessBuilder("kill", "-" + sig, String.valueOf(usher.pid())).start().waitFor();
+        // one at a time: the JVM handles each signal on its own thread, so two sent together may be handled out of order
+        Map<String, String> logged = new java.util.LinkedHashMap<>();
+        logged.put("USR1", "got SIGUSR1, pausing");
+        logged.put("USR2", "got SIGUSR2, resuming");
+        logged.put("HUP", "configuration reloaded");
+        for (Map.Entry<String, String> e : logged.entrySet()) {
+            new ProcessBuilder("kill", "-" + e.getKey(), String.valueOf(usher.pid())).start().waitFor();
+            await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(dir.resolve("usher.log")).contains(e.getValue()));
         }
-        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(dir.resolve("usher.log")).contains("configuration reloaded"));
-        String log = Files.readString(dir.resolve("usher.log"));
-        assertThat(log).contains("got SIGUSR1, pausing").contains("got SIGUSR2, resuming");
         try (Connection c = DriverManager.getConnection(url, props)) {
             assertThat(one(c, "SELECT 'resumed'")).isEqualTo("resumed");
         }
