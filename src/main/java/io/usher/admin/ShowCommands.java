@@ -91,12 +91,16 @@ final class ShowCommands {
         r.finish();
     }
 
+    /**
+     * SHOW DATABASES with PgBouncer 1.25's columns, then reserve_pool: the name PgBouncer up to
+     * 1.18 gave reserve_pool_size, kept as a trailing column for exporters that read it by name.
+     */
     private void databases(ByteBuf out) {
         Settings g = usher.config().settings();
         ResultSetWriter r = result(out, List.of("name", "host", "port", "database", "force_user", "pool_size",
                 "min_pool_size", "reserve_pool_size", "server_lifetime", "pool_mode", "load_balance_hosts",
                 "max_connections", "current_connections", "max_client_connections", "current_client_connections",
-                "paused", "disabled"), T, T, I, T, T, I, I, I, I, T, T, I, I, I, I, I, I);
+                "paused", "disabled", "reserve_pool"), T, T, I, T, T, I, I, I, I, T, T, I, I, I, I, I, I, I);
         for (DatabaseConfig db : usher.config().databases().values()) {
             PoolSettings ps = PoolSettings.resolve(g, db, null);
             r.row(db.name(), db.hosts().isEmpty() ? null : String.join(",", db.hosts()), db.port(),
@@ -106,11 +110,11 @@ final class ShowCommands {
                     ps.maxDbConnections(), usher.pools().databaseConnections(db.name()),
                     db.maxDbClientConnections() != null ? db.maxDbClientConnections() : g.getInt("max_db_client_connections"),
                     usher.clientsOfDatabase(db.name()), usher.pools().isPaused(db.name()) ? 1 : 0,
-                    usher.pools().isDisabled(db.name()) ? 1 : 0);
+                    usher.pools().isDisabled(db.name()) ? 1 : 0, ps.reservePoolSize());
         }
         // the console itself, as PgBouncer lists it
         r.row(AdminConsole.DATABASE, null, g.getInt("listen_port"), AdminConsole.DATABASE, AdminConsole.DATABASE, 2, 0, 0,
-                0, "statement", null, 0, 0, 0, 0, 0, 0);
+                0, "statement", null, 0, 0, 0, 0, 0, 0, 0);
         r.finish();
     }
 
@@ -159,12 +163,19 @@ final class ShowCommands {
             "received", "sent", "xact_time", "query_time", "wait_time", "client_parse_count", "server_parse_count",
             "bind_count");
 
-    /** SHOW STATS: per database, the totals (total_*) and the last period's averages (avg_*). */
+    /**
+     * SHOW STATS: per database, the totals (total_*) and the last period's averages (avg_*), then
+     * total_requests, the name PgBouncer before 1.8 gave total_query_count: exporters of that era
+     * (Debian's prometheus-pgbouncer-exporter) read it by name, and a trailing column leaves
+     * readers of the current columns undisturbed.
+     */
     private void stats(ByteBuf out) {
         List<String> names = new java.util.ArrayList<>();
         FIGURES.forEach(f -> names.add("total_" + f));
         FIGURES.forEach(f -> names.add("avg_" + (f.equals("received") ? "recv" : f)));
-        perDatabase(out, names, db -> concat(figures(db.totals()), figures(db.averages())));
+        names.add("total_requests");
+        perDatabase(out, names, db -> concat(concat(figures(db.totals()), figures(db.averages())),
+                new Object[] {db.totals().queries()}));
     }
 
     /** SHOW STATS_TOTALS and SHOW STATS_AVERAGES: the same figures without the total_/avg_ prefixes. */

@@ -4,7 +4,9 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.usher.Usher;
+import io.usher.config.DatabaseConfig;
 import io.usher.pool.Pool;
+import io.usher.pool.PoolSettings;
 import io.usher.stats.DatabaseStats;
 
 import java.util.function.ToDoubleFunction;
@@ -38,6 +40,24 @@ public final class UsherMetrics {
         statsCounter("pgbouncer_stats_queries_duration_seconds", "Time spent in queries, seconds", t -> t.queryMicros() / 1e6);
         statsCounter("pgbouncer_stats_server_in_transaction_seconds", "Time spent in transactions, seconds", t -> t.transactionMicros() / 1e6);
         statsCounter("pgbouncer_stats_client_wait_seconds", "Time clients waited for a server, seconds", t -> t.waitMicros() / 1e6);
+        databaseGauge("pgbouncer_databases_current_connections", "Server connections open to the database",
+                db -> usher.pools().databaseConnections(db.name()));
+        databaseGauge("pgbouncer_databases_pool_size", "Pool size for the database",
+                db -> PoolSettings.resolve(usher.config().settings(), db, null).poolSize());
+        databaseGauge("pgbouncer_databases_reserve_pool_size", "Reserve pool size for the database",
+                db -> PoolSettings.resolve(usher.config().settings(), db, null).reservePoolSize());
+        databaseGauge("pgbouncer_databases_max_connections", "Server connection limit for the database (0: none)",
+                db -> PoolSettings.resolve(usher.config().settings(), db, null).maxDbConnections());
+        databaseGauge("pgbouncer_databases_current_client_connections", "Client connections logged in to the database",
+                db -> usher.clientsOfDatabase(db.name()));
+        databaseGauge("pgbouncer_databases_paused", "1 while the database is paused",
+                db -> usher.pools().isPaused(db.name()) ? 1 : 0);
+        databaseGauge("pgbouncer_databases_disabled", "1 while the database is disabled",
+                db -> usher.pools().isDisabled(db.name()) ? 1 : 0);
+        GaugeWithCallback.builder().name("pgbouncer_config_max_client_connections").help("max_client_conn")
+                .callback(cb -> cb.call(usher.config().settings().getInt("max_client_conn"))).register(registry);
+        GaugeWithCallback.builder().name("pgbouncer_config_max_user_connections").help("max_user_connections")
+                .callback(cb -> cb.call(usher.config().settings().getInt("max_user_connections"))).register(registry);
         GaugeWithCallback.builder().name("pgbouncer_clients").help("Client connections open")
                 .callback(cb -> cb.call(usher.clientCount())).register(registry);
         Runtime rt = Runtime.getRuntime();
@@ -54,6 +74,23 @@ public final class UsherMetrics {
                 .callback(cb -> {
                     for (Pool p : usher.pools().pools()) {
                         cb.call(value.applyAsDouble(p.snapshot()), p.key().database(), p.key().user());
+                    }
+                }).register(registry);
+    }
+
+    /** One series per [databases] entry, labelled as pgbouncer_exporter labels SHOW DATABASES rows. */
+    private void databaseGauge(String name, String help, ToDoubleFunction<DatabaseConfig> value) {
+        GaugeWithCallback.builder().name(name).help(help)
+                .labelNames("name", "host", "port", "database", "force_user", "pool_mode")
+                .callback(cb -> {
+                    for (DatabaseConfig db : usher.config().databases().values()) {
+                        if (db.isFallback()) {
+                            continue;
+                        }
+                        cb.call(value.applyAsDouble(db), db.name(), String.join(",", db.hosts()),
+                                String.valueOf(db.port()), db.dbname() != null ? db.dbname() : db.name(),
+                                db.user() == null ? "" : db.user(),
+                                db.poolMode() == null ? "" : db.poolMode().configName());
                     }
                 }).register(registry);
     }

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 import static io.usher.it.Sql.one;
 import static io.usher.testing.TestRoles.MD5;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** /metrics, /health and /ready over HTTP. */
 class MetricsHttpTest {
@@ -54,6 +55,34 @@ class MetricsHttpTest {
                 assertThat(after).contains("# TYPE pgbouncer_stats_sent_bytes_total counter").contains("pgbouncer_up 1.0");
             }
             assertThat(get(port, "/nothing").statusCode()).isEqualTo(404);
+        }
+    }
+
+    // /metrics parses with the Prometheus project's own text-format parser (python3-prometheus-client)
+    @Test
+    void metricsPassThePrometheusParser() throws Exception {
+        java.nio.file.Path python = ExternalTools.pythonWith("prometheus_client.parser").orElse(null);
+        assumeTrue(python != null, "python3 with prometheus_client not installed (Debian: python3-prometheus-client)");
+        try (UsherInstance u = UsherInstance.builder(pg).start()) {
+            int port = u.usher().startHttp(new InetSocketAddress("127.0.0.1", 0));
+            try (Connection c = u.connect(MD5, "appdb")) {
+                one(c, "SELECT 1");
+                String body = get(port, "/metrics").body();
+                String script = String.join("\n",
+                        "import sys",
+                        "from prometheus_client.parser import text_string_to_metric_families",
+                        "for f in text_string_to_metric_families(sys.stdin.read()):",
+                        "    for s in f.samples:",
+                        "        print(s.name, sorted(s.labels.items()), s.value)");
+                ExternalTools.Result r = ExternalTools.run(java.util.List.of(python.toString(), "-c", script), body,
+                        java.util.Map.of(), 60);
+                assertThat(r.exitCode()).as(r.output()).isZero();
+                assertThat(r.output())
+                        .contains("pgbouncer_stats_queries_pooled_total [('database', 'appdb')]")
+                        .contains("pgbouncer_pools_client_active_connections [('database', 'appdb'), ('user', 'u_md5')] 1.0")
+                        .containsPattern("pgbouncer_databases_current_connections \\[[^\\]]*\\('name', 'appdb'\\)[^\\]]*\\] 1.0")
+                        .contains("pgbouncer_up [] 1.0");
+            }
         }
     }
 
