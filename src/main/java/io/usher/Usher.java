@@ -61,6 +61,10 @@ public final class Usher implements AutoCloseable {
     private final StatsRegistry stats = new StatsRegistry();
     private final TrackedParameters trackedParameters;
     private final List<Channel> listeners = new ArrayList<>();
+    private final List<Channel> httpListeners = new ArrayList<>();
+    /** Null while running; set when a shutdown that waits has begun. */
+    private volatile ShutdownMode shutdownMode;
+    private final java.util.concurrent.atomic.AtomicBoolean shutdownActionRun = new java.util.concurrent.atomic.AtomicBoolean();
     private final AtomicInteger clientCount = new AtomicInteger();
     private final Map<String, AtomicInteger> clientsPerDatabase = new ConcurrentHashMap<>();
     private final Set<ClientConnection> clients = ConcurrentHashMap.newKeySet();
@@ -95,7 +99,10 @@ public final class Usher implements AutoCloseable {
             throw e;
         }
         EventLoop janitorLoop = u.transport.workers().next();
-        u.janitor = janitorLoop.scheduleWithFixedDelay(() -> u.pools.maintain(janitorLoop), 100, 100, TimeUnit.MILLISECONDS);
+        u.janitor = janitorLoop.scheduleWithFixedDelay(() -> {
+            u.pools.maintain(janitorLoop);
+            u.checkShutdownDone();
+        }, 100, 100, TimeUnit.MILLISECONDS);
         long period = Math.max(1, config.settings().getInt("stats_period"));
         u.statsTask = janitorLoop.scheduleAtFixedRate(() -> u.stats.periodEnded(u.config.settings().getBool("log_stats")),
                 period, period, TimeUnit.SECONDS);
@@ -353,15 +360,70 @@ public final class Usher implements AutoCloseable {
 
     private volatile Runnable shutdownRequest = this::close;
 
-    /** What the console's SHUTDOWN does; the command line makes it stop the process. */
+    /** What ends Usher once a shutdown is due; the command line makes it stop the process. */
     public void onShutdownRequest(Runnable action) {
         this.shutdownRequest = action;
     }
 
-    /** SHUTDOWN from the console: runs the shutdown action on its own thread (it stops the event loops). */
-    public void requestShutdown() {
-        Thread t = new Thread(shutdownRequest, "usher-shutdown");
-        t.start();
+    /** The shutdown in progress, or null while running normally. */
+    public ShutdownMode shutdownMode() {
+        return shutdownMode;
+    }
+
+    /**
+     * Begins a shutdown (console SHUTDOWN, signals). IMMEDIATE ends Usher now. The waiting modes
+     * close the listeners at once (the kernel hands new connections to a sibling on the same port
+     * under so_reuseport), serve every connection already accepted, and end Usher when what they
+     * wait for is done; a later call may change the mode.
+     */
+    public synchronized void shutdown(ShutdownMode mode) {
+        if (mode == ShutdownMode.IMMEDIATE) {
+            shutdownMode = mode;
+            runShutdownAction();
+            return;
+        }
+        boolean first = shutdownMode == null;
+        shutdownMode = mode;
+        if (first) {
+            for (Channel ch : listeners) {
+                ch.close();
+            }
+        }
+        if (mode == ShutdownMode.WAIT_FOR_SERVERS) {
+            for (ClientConnection c : clients) {
+                c.refuseWaitDuringShutdown();
+            }
+        }
+        log.info(mode == ShutdownMode.WAIT_FOR_SERVERS
+                ? "shutting down: not accepting connections, waiting for servers to be released"
+                : "shutting down: not accepting connections, waiting for clients to disconnect");
+        checkShutdownDone();
+    }
+
+    /** Ends Usher once the shutdown in progress has nothing more to wait for (run by the janitor). */
+    private void checkShutdownDone() {
+        ShutdownMode mode = shutdownMode;
+        if (mode == null || shutdownActionRun.get()) {
+            return;
+        }
+        boolean done;
+        if (mode == ShutdownMode.WAIT_FOR_CLIENTS) {
+            done = clients.stream().noneMatch(c -> !io.usher.admin.AdminConsole.DATABASE.equals(c.database()));
+        } else {
+            done = pools.pools().stream().allMatch(p -> p.snapshot().serversActive() == 0);
+        }
+        if (done) {
+            log.info(mode == ShutdownMode.WAIT_FOR_CLIENTS ? "client connections dropped, exiting"
+                    : "server connections released, exiting");
+            runShutdownAction();
+        }
+    }
+
+    /** Runs the shutdown action once, on its own thread (it stops the event loops this may run on). */
+    private void runShutdownAction() {
+        if (shutdownActionRun.compareAndSet(false, true)) {
+            new Thread(shutdownRequest, "usher-shutdown").start();
+        }
     }
 
     /**
@@ -384,7 +446,7 @@ public final class Usher implements AutoCloseable {
                 });
         try {
             Channel ch = b.bind(address).syncUninterruptibly().channel();
-            listeners.add(ch);
+            httpListeners.add(ch);
             InetSocketAddress bound = (InetSocketAddress) ch.localAddress();
             log.info("serving /metrics, /health and /ready on http://{}:{}", bound.getHostString(), bound.getPort());
             return bound.getPort();
@@ -395,6 +457,9 @@ public final class Usher implements AutoCloseable {
 
     /** Why Usher is not ready for traffic (for /ready), or null when it is. */
     public String readinessProblem() {
+        if (shutdownMode != null) {
+            return "shutting down";
+        }
         if (listeners.isEmpty()) {
             return "not listening";
         }
@@ -425,6 +490,9 @@ public final class Usher implements AutoCloseable {
             statsTask.cancel(false);
         }
         for (Channel ch : listeners) {
+            ch.close().syncUninterruptibly();
+        }
+        for (Channel ch : httpListeners) {
             ch.close().syncUninterruptibly();
         }
         // close clients while the event loops still run, so each connection's cleanup runs

@@ -177,15 +177,20 @@ public final class AdminConsole {
             case "WAIT_CLOSE":
                 waitClose(arg, loop, out, done);
                 return;
-            case "SHUTDOWN":
-                if (arg != null) {
-                    error(out, SqlState.FEATURE_NOT_SUPPORTED, "SHUTDOWN " + arg + " is not supported by Usher yet");
+            case "SHUTDOWN": {
+                io.usher.ShutdownMode mode = arg == null ? io.usher.ShutdownMode.IMMEDIATE
+                        : arg.equalsIgnoreCase("WAIT_FOR_SERVERS") ? io.usher.ShutdownMode.WAIT_FOR_SERVERS
+                        : arg.equalsIgnoreCase("WAIT_FOR_CLIENTS") ? io.usher.ShutdownMode.WAIT_FOR_CLIENTS : null;
+                if (mode == null) {
+                    error(out, SqlState.SYNTAX_ERROR, "invalid SHUTDOWN mode: " + arg
+                            + " (expected WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS)");
                     break;
                 }
                 ResultSetWriter.commandComplete(out, verb);
                 done.accept(out);
-                usher.requestShutdown();
+                usher.shutdown(mode);
                 return;
+            }
             case "SUSPEND":
                 error(out, SqlState.FEATURE_NOT_SUPPORTED, "SUSPEND is not supported: it exists for PgBouncer's online "
                         + "restart (-R), which Usher does not do; run a new Usher beside the old one with so_reuseport");

@@ -70,8 +70,9 @@ final class ShowCommands {
             "\tSHOW HELP|CONFIG|DATABASES|POOLS|USERS|VERSION|STATE|STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS",
             "\tSHOW CLIENTS|SERVERS|LISTS|SOCKETS|ACTIVE_SOCKETS|PEERS|PEER_POOLS|DNS_HOSTS|DNS_ZONES|MEM|FDS",
             "\tPAUSE [<db>]|RESUME [<db>]|RELOAD|DISABLE <db>|ENABLE <db>|RECONNECT [<db>]|KILL [<db>]",
-            "\tKILL_CLIENT <id>|WAIT_CLOSE [<db>]|SHUTDOWN|SET <key> = <value>",
-            "\tnot yet in Usher: SHUTDOWN WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS; SUSPEND is not supported",
+            "\tKILL_CLIENT <id>|WAIT_CLOSE [<db>]|SET <key> = <value>",
+            "\tSHUTDOWN|SHUTDOWN WAIT_FOR_SERVERS|SHUTDOWN WAIT_FOR_CLIENTS",
+            "\tSUSPEND is not supported (it serves PgBouncer's -R online restart; use so_reuseport)",
         };
         for (String line : lines) {
             ByteBuf n = Messages.noticeResponse("00000", line);

@@ -1,5 +1,6 @@
 package io.usher.cli;
 
+import io.usher.ShutdownMode;
 import io.usher.Usher;
 import io.usher.config.ConfigException;
 import io.usher.config.UsherConfig;
@@ -119,9 +120,6 @@ public final class Main implements Callable<Integer> {
         }
         config.databases().values().stream().filter(d -> d.authUser() != null || d.authQuery() != null)
                 .forEach(d -> log.warn("config: database {}: auth_user/auth_query are not supported by Usher yet; ignored", d.name()));
-        if (!config.settings().getString("admin_users").isEmpty() || !config.settings().getString("stats_users").isEmpty()) {
-            log.warn("config: admin_users/stats_users are set, but the admin console is not available in Usher yet");
-        }
         Usher usher;
         try {
             usher = Usher.start(config);
@@ -157,29 +155,38 @@ public final class Main implements Callable<Integer> {
             }
             stopped.countDown();
         };
-        usher.onShutdownRequest(() -> {
-            log.info("SHUTDOWN command, shutting down");
-            shutdown.run();
-        });
-        Signals.onShutdown(name -> {
-            log.info("got {}, shutting down", name);
-            shutdown.run();
-        });
-        for (String sig : Signals.onPauseResume(() -> {
-            log.info("got SIGUSR1, pausing all databases");
-            usher.pools().pause(null);
-        }, () -> {
-            log.info("got SIGUSR2, resuming");
-            usher.pools().resume(null);
-        })) {
-            log.warn("{} is reserved by the JVM here; use the console's PAUSE/RESUME instead", sig);
-        }
-        Signals.onReload(() -> {
+        usher.onShutdownRequest(shutdown);
+        Signals signals = new Signals();
+        signals.on("TERM", () -> shutdownSignal(usher, "SIGTERM", ShutdownMode.WAIT_FOR_CLIENTS, log));
+        signals.on("INT", () -> shutdownSignal(usher, "SIGINT", ShutdownMode.WAIT_FOR_SERVERS, log));
+        signals.on("HUP", () -> {
             log.info("got SIGHUP, re-reading config");
             usher.reload();
         });
+        signals.on("USR1", () -> {
+            log.info("got SIGUSR1, pausing all databases");
+            usher.pools().pause(null);
+        });
+        signals.on("USR2", () -> {
+            log.info("got SIGUSR2, resuming");
+            usher.pools().resume(null);
+        });
+        for (String sig : signals.unavailable()) {
+            log.warn("{} is reserved by the JVM here; use the console instead", sig);
+        }
         stopped.await();
         log.info("shutdown complete");
         return 0;
+    }
+
+    /** PgBouncer 1.23+: the first SIGTERM/SIGINT begins a shutdown that waits; another one makes it immediate. */
+    private static void shutdownSignal(Usher usher, String signal, ShutdownMode mode, Logger log) {
+        if (usher.shutdownMode() != null) {
+            log.info("got {} during shutdown, shutting down immediately", signal);
+            usher.shutdown(ShutdownMode.IMMEDIATE);
+        } else {
+            log.info("got {}, shutting down", signal);
+            usher.shutdown(mode);
+        }
     }
 }

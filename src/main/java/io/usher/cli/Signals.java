@@ -2,55 +2,40 @@ package io.usher.cli;
 
 import sun.misc.Signal;
 
-import java.util.function.Consumer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
- * POSIX signals as PgBouncer uses them: SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1/SIGUSR2 pause
- * and resume. sun.misc.Signal (module jdk.unsupported) is the JDK's only way to handle signals; the
- * compiler's warning about it is expected.
+ * POSIX signals as PgBouncer 1.23+ uses them: SIGTERM and SIGINT begin a shutdown (a second one
+ * makes it immediate), SIGHUP reloads, SIGUSR1/SIGUSR2 pause and resume. sun.misc.Signal (module
+ * jdk.unsupported) is the JDK's only way to handle signals; the compiler's warning about it is
+ * expected. The JVM runs each signal's handler on a thread of its own, so two signals sent back to
+ * back could act out of order: every action goes through one thread, in arrival order.
  */
 final class Signals {
-
-    /** Runs {@code action} (once) on SIGTERM or SIGINT, with the signal's name. */
-    static void onShutdown(Consumer<String> action) {
-        Object once = new Object();
-        boolean[] done = {false};
-        for (String name : new String[] {"TERM", "INT"}) {
-            Signal.handle(new Signal(name), sig -> {
-                synchronized (once) {
-                    if (done[0]) {
-                        return;
-                    }
-                    done[0] = true;
-                }
-                new Thread(() -> action.accept("SIG" + name), "usher-shutdown").start();
-            });
-        }
-    }
-
-    static void onReload(Runnable action) {
-        Signal.handle(new Signal("HUP"), sig -> action.run());
-    }
+    private final ExecutorService actions = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "usher-signals");
+        t.setDaemon(true);
+        return t;
+    });
+    private final List<String> unavailable = new ArrayList<>();
 
     /**
-     * PgBouncer's SIGUSR1 (PAUSE) and SIGUSR2 (RESUME). The JVM may reserve a signal for itself
-     * (HotSpot on Linux uses SIGUSR2 to suspend threads): then it is reported and left alone.
-     * @return the signals that could not be taken
+     * Runs {@code action} on the signals thread each time signal {@code name} (without "SIG")
+     * arrives. A signal the JVM keeps for itself is recorded in {@link #unavailable()}.
      */
-    static java.util.List<String> onPauseResume(Runnable pause, Runnable resume) {
-        java.util.List<String> unavailable = new java.util.ArrayList<>();
-        take("USR1", pause, unavailable);
-        take("USR2", resume, unavailable);
-        return unavailable;
-    }
-
-    private static void take(String name, Runnable action, java.util.List<String> unavailable) {
+    void on(String name, Runnable action) {
         try {
-            Signal.handle(new Signal(name), sig -> action.run());
+            Signal.handle(new Signal(name), sig -> actions.execute(action));
         } catch (IllegalArgumentException e) {
             unavailable.add("SIG" + name);
         }
     }
 
-    private Signals() {}
+    /** Signals that could not be taken (HotSpot may reserve SIGUSR2, and always SIGQUIT for thread dumps). */
+    List<String> unavailable() {
+        return unavailable;
+    }
 }

@@ -591,6 +591,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     }
 
     private void requestServer() {
+        if (usher.shutdownMode() == io.usher.ShutdownMode.WAIT_FOR_SERVERS) {
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "pooler is shutting down"));
+            return;
+        }
         waiting = true;
         waitStart = System.nanoTime();
         pool.acquire(this);
@@ -987,6 +991,22 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     /** The database this client logged in to (null before the startup packet). */
     public String database() {
         return database;
+    }
+
+    /**
+     * SHUTDOWN WAIT_FOR_SERVERS has begun: a client waiting for a server will not get one, and is
+     * told so; one that holds a server finishes with it first.
+     */
+    public void refuseWaitDuringShutdown() {
+        EventLoop l = loop;
+        if (l == null) {
+            return; // not registered yet: it will ask for a server later and be refused then
+        }
+        l.execute(() -> {
+            if (waiting && server == null && phase != Phase.CLOSED) {
+                fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "pooler is shutting down"));
+            }
+        });
     }
 
     /** KILL and KILL_CLIENT from the console: the client is told why and disconnected. */

@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 
 import static io.usher.it.Sql.one;
 import static io.usher.testing.TestRoles.MD5;
+import static io.usher.testing.TestRoles.SCRAM;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -346,6 +347,51 @@ class AdminConsoleTest {
                 Sql.exec(admin, "SHUTDOWN");
             }
             assertThat(stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    // SHUTDOWN WAIT_FOR_CLIENTS: the listener closes at once, connected clients keep working, Usher stops when they leave
+    @Test
+    void shutdownWaitForClients() throws Exception {
+        try (UsherInstance u = start(pg)) {
+            java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+            u.usher().onShutdownRequest(stopped::countDown);
+            try (Connection a = u.connect(MD5, "appdb")) {
+                try (Connection admin = console(u, "u_scram2", "scram2_pw")) {
+                    Sql.exec(admin, "SHUTDOWN WAIT_FOR_CLIENTS");
+                    assertThatThrownBy(() -> Sql.exec(admin, "SHUTDOWN NOW")).hasMessageContaining("invalid SHUTDOWN mode");
+                }
+                assertThatThrownBy(() -> u.connect(MD5, "appdb")).isInstanceOf(SQLException.class);
+                for (int i = 0; i < 10; i++) {
+                    assertThat(one(a, "SELECT " + i)).isEqualTo(String.valueOf(i));
+                }
+                assertThat(stopped.await(300, java.util.concurrent.TimeUnit.MILLISECONDS)).as("stopped early").isFalse();
+                assertThat(u.usher().readinessProblem()).isEqualTo("shutting down");
+            }
+            assertThat(stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
+    // SHUTDOWN WAIT_FOR_SERVERS: an open transaction finishes, an idle client asking again is refused
+    @Test
+    void shutdownWaitForServers() throws Exception {
+        try (UsherInstance u = start(pg)) {
+            java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
+            u.usher().onShutdownRequest(stopped::countDown);
+            try (Connection inTx = u.connect(MD5, "appdb"); Connection idle = u.connect(SCRAM, "appdb")) {
+                one(idle, "SELECT 1");
+                inTx.setAutoCommit(false);
+                one(inTx, "SELECT 1");
+                try (Connection admin = console(u, "u_scram2", "scram2_pw")) {
+                    Sql.exec(admin, "SHUTDOWN WAIT_FOR_SERVERS");
+                }
+                assertThatThrownBy(() -> one(idle, "SELECT 2")).hasMessageContaining("pooler is shutting down")
+                        .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("08P01"));
+                assertThat(stopped.await(300, java.util.concurrent.TimeUnit.MILLISECONDS)).as("stopped early").isFalse();
+                assertThat(one(inTx, "SELECT 'in tx'")).isEqualTo("in tx");
+                inTx.commit();
+                assertThat(stopped.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            }
         }
     }
 

@@ -26,6 +26,7 @@ import static io.usher.it.Sql.one;
 import static io.usher.testing.TestRoles.APPDB;
 import static io.usher.testing.TestRoles.MD5;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /** The usher command (io.usher.cli.Main) run as its own JVM: flags, config errors, start and SIGTERM. */
@@ -135,9 +136,15 @@ class CliTest {
         assertThat(r.stderr()).as(r.toString()).contains("nowhere.ini");
     }
 
-    // a valid config starts and serves queries; SIGTERM stops it with exit code 0
-    @Test
-    void validConfigServesAndSigtermStopsWithExitZero() throws Exception {
+    /** A running usher process with its client URL and login properties. */
+    private record Serving(Process process, String url, Properties props) {
+        Connection connect() throws java.sql.SQLException {
+            return DriverManager.getConnection(url, props);
+        }
+    }
+
+    /** Starts usher on a fresh config (appdb on the shared cluster, md5 auth) and waits until it serves. */
+    private Serving startServing(String poolMode) throws Exception {
         PostgresCluster pg = PostgresCluster.shared();
         int port = LoopbackPorts.pickFree();
         Path userlist = dir.resolve("userlist.txt");
@@ -152,7 +159,7 @@ class CliTest {
                 "unix_socket_dir =",
                 "auth_type = md5",
                 "auth_file = " + userlist,
-                "pool_mode = transaction",
+                "pool_mode = " + poolMode,
                 "ignore_startup_parameters = extra_float_digits",
                 "pidfile = " + dir.resolve("usher.pid"),
                 "logfile = " + dir.resolve("usher.log"),
@@ -164,14 +171,32 @@ class CliTest {
         props.setProperty("sslmode", "disable");
         props.setProperty("connectTimeout", "5");
         props.setProperty("socketTimeout", "30");
-        String url = "jdbc:postgresql://127.0.0.1:" + port + "/" + APPDB;
+        Serving serving = new Serving(usher, "jdbc:postgresql://127.0.0.1:" + port + "/" + APPDB, props);
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
                 .failFast("usher exited before listening", () -> !usher.isAlive())
                 .until(() -> {
-                    try (Connection c = DriverManager.getConnection(url, props)) {
+                    try (Connection c = serving.connect()) {
                         return true;
                     }
                 });
+        return serving;
+    }
+
+    private void signal(Process p, String name) throws Exception {
+        new ProcessBuilder("kill", "-" + name, String.valueOf(p.pid())).start().waitFor();
+    }
+
+    private void awaitLog(String text) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(dir.resolve("usher.log")).contains(text));
+    }
+
+    // a valid config starts and serves queries; SIGTERM stops it with exit code 0
+    @Test
+    void validConfigServesAndSigtermStopsWithExitZero() throws Exception {
+        Serving serving = startServing("transaction");
+        Process usher = serving.process();
+        String url = serving.url();
+        Properties props = serving.props();
         try (Connection c = DriverManager.getConnection(url, props)) {
             assertThat(one(c, "SELECT current_user || '@' || current_database()")).isEqualTo(MD5 + "@" + APPDB);
         }
@@ -184,8 +209,8 @@ class CliTest {
         logged.put("USR2", "got SIGUSR2, resuming");
         logged.put("HUP", "configuration reloaded");
         for (Map.Entry<String, String> e : logged.entrySet()) {
-            new ProcessBuilder("kill", "-" + e.getKey(), String.valueOf(usher.pid())).start().waitFor();
-            await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(dir.resolve("usher.log")).contains(e.getValue()));
+            signal(usher, e.getKey());
+            awaitLog(e.getValue());
         }
         try (Connection c = DriverManager.getConnection(url, props)) {
             assertThat(one(c, "SELECT 'resumed'")).isEqualTo("resumed");
@@ -197,6 +222,62 @@ class CliTest {
         assertThat(r.exitCode()).as("exit code after SIGTERM\n" + r).isZero();
         assertThat(Files.readString(dir.resolve("usher.log"))).contains("listening on").contains("[" + usher.pid() + "]");
         assertThat(dir.resolve("usher.pid")).doesNotExist();
+    }
+
+    // SIGTERM (PgBouncer 1.23+): stop listening at once, keep serving connected clients, exit 0 when the last leaves
+    @Test
+    void sigtermWaitsForClientsToLeave() throws Exception {
+        Serving serving = startServing("transaction");
+        try (Connection c = serving.connect()) {
+            assertThat(one(c, "SELECT 'before'")).isEqualTo("before");
+            serving.process().destroy(); // SIGTERM
+            awaitLog("waiting for clients to disconnect");
+            assertThatThrownBy(serving::connect).as("a new connection after SIGTERM").isInstanceOf(java.sql.SQLException.class);
+            for (int i = 0; i < 20; i++) {
+                assertThat(one(c, "SELECT " + i)).isEqualTo(String.valueOf(i));
+            }
+            Thread.sleep(300); // the janitor looks every 100 ms: a connected client must keep usher up
+            assertThat(serving.process().isAlive()).as("usher waits while a client is connected").isTrue();
+        }
+        Run r = finish(serving.process(), Duration.ofSeconds(15));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stderr()).contains("client connections dropped, exiting");
+    }
+
+    // SIGINT: running transactions finish; a client asking for a server again is told "pooler is shutting down"
+    @Test
+    void sigintWaitsForServersToBeReleased() throws Exception {
+        Serving serving = startServing("transaction");
+        try (Connection inTx = serving.connect(); Connection idle = serving.connect()) {
+            assertThat(one(idle, "SELECT 'idle'")).isEqualTo("idle");
+            inTx.setAutoCommit(false);
+            assertThat(one(inTx, "SELECT 'in transaction'")).isEqualTo("in transaction");
+            signal(serving.process(), "INT");
+            awaitLog("waiting for servers to be released");
+            assertThatThrownBy(() -> one(idle, "SELECT 'again'")).hasMessageContaining("pooler is shutting down");
+            assertThat(serving.process().isAlive()).as("usher waits for the open transaction").isTrue();
+            assertThat(one(inTx, "SELECT 'still in it'")).isEqualTo("still in it");
+            inTx.commit();
+            Run r = finish(serving.process(), Duration.ofSeconds(15));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(r.stderr()).contains("server connections released, exiting");
+        }
+    }
+
+    // a second SIGTERM while waiting makes the shutdown immediate
+    @Test
+    void secondSigtermIsImmediate() throws Exception {
+        Serving serving = startServing("session");
+        try (Connection c = serving.connect()) {
+            assertThat(one(c, "SELECT 1")).isEqualTo("1");
+            serving.process().destroy();
+            awaitLog("waiting for clients to disconnect");
+            serving.process().destroy();
+            Run r = finish(serving.process(), Duration.ofSeconds(15));
+            assertThat(r.exitCode()).as(r.toString()).isZero();
+            assertThat(r.stderr()).contains("shutting down immediately");
+            assertThatThrownBy(() -> one(c, "SELECT 2")).isInstanceOf(java.sql.SQLException.class);
+        }
     }
 
     // -q: nothing on stderr, the log goes to logfile only; -v: debug lines appear
