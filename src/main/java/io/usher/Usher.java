@@ -471,6 +471,11 @@ public final class Usher implements AutoCloseable {
         return null;
     }
 
+    /** Whether any client listener is still open (false once a shutdown has closed them). */
+    public boolean accepting() {
+        return listeners.stream().anyMatch(Channel::isOpen);
+    }
+
     /** The first TCP port listened on (tests use port 0 in the config). */
     public int port() {
         for (Channel ch : listeners) {

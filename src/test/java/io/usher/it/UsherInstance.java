@@ -93,13 +93,16 @@ public final class UsherInstance implements AutoCloseable {
                 StringBuilder u = new StringBuilder();
                 userlist.forEach((k, v) -> u.append('"').append(k).append("\" \"").append(v.replace("\"", "\"\"")).append("\"\n"));
                 Files.writeString(ul, u);
-                int port = LoopbackPorts.pickFree();
+                int port = settings.containsKey("listen_port") ? Integer.parseInt(settings.get("listen_port"))
+                        : LoopbackPorts.pickFree();
                 StringBuilder ini = new StringBuilder("[databases]\n");
                 databases.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
                 ini.append("\n[users]\n");
                 users.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
                 ini.append("\n[pgbouncer]\n");
-                ini.append("listen_port = ").append(port).append('\n');
+                if (!settings.containsKey("listen_port")) {
+                    ini.append("listen_port = ").append(port).append('\n');
+                }
                 ini.append("auth_file = ").append(ul).append('\n');
                 settings.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
                 Path iniFile = dir.resolve("pgbouncer.ini");
