@@ -385,8 +385,16 @@ public final class Usher implements AutoCloseable {
         boolean first = shutdownMode == null;
         shutdownMode = mode;
         if (first) {
+            List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Channel ch : listeners) {
-                ch.close();
+                closing.add(ch.close());
+            }
+            // from a signal or API thread, return only once nothing is accepted any more (an event
+            // loop may not block: the console waits for accepting() instead)
+            for (io.netty.channel.ChannelFuture f : closing) {
+                if (!f.channel().eventLoop().inEventLoop()) {
+                    f.awaitUninterruptibly(2, TimeUnit.SECONDS);
+                }
             }
         }
         if (mode == ShutdownMode.WAIT_FOR_SERVERS) {

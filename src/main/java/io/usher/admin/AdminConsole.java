@@ -186,9 +186,14 @@ public final class AdminConsole {
                             + " (expected WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS)");
                     break;
                 }
-                ResultSetWriter.commandComplete(out, verb);
-                done.accept(out);
                 usher.shutdown(mode);
+                if (mode == io.usher.ShutdownMode.IMMEDIATE) {
+                    ResultSetWriter.commandComplete(out, verb);
+                    done.accept(out);
+                } else {
+                    // answer once the listeners are closed: after "SHUTDOWN", no new connection gets in
+                    completeWhen(() -> !usher.accepting(), verb, loop, out, done);
+                }
                 return;
             }
             case "SUSPEND":
