@@ -135,6 +135,34 @@ class HostListTest {
         }
     }
 
+    // a host that refuses the login for want of room (53300, as 08 and 57: "cannot take you now") hands the
+    // attempt on; a refusal that would be the same everywhere (a password that is not accepted) does not
+    @Test
+    void loginRefusalsMoveOnOnlyWhenAnotherHostMayAccept() throws Exception {
+        List<Connection> open = new ArrayList<>();
+        try (UsherInstance u = usher("127.0.0.2,127.0.0.1", "load_balance_hosts=disable").start()) {
+            b.execute("ALTER ROLE " + MD5 + " CONNECTION LIMIT 0");
+            try {
+                assertThat(sessions(u, 3, open)).containsOnly("127.0.0.1");
+            } finally {
+                b.execute("ALTER ROLE " + MD5 + " CONNECTION LIMIT -1");
+                closeAll(open);
+            }
+        }
+        try (UsherInstance u = usher("127.0.0.2,127.0.0.1", "load_balance_hosts=disable").start()) {
+            b.execute("ALTER ROLE " + MD5 + " VALID UNTIL '2000-01-01'");
+            try (Connection c = u.connect(MD5, APPDB)) {
+                exec(c, "SELECT 1");
+                throw new AssertionError("logged in although 127.0.0.2 refused the password");
+            } catch (SQLException e) {
+                System.out.println("password refused by the first host: " + e.getSQLState() + " " + e.getMessage());
+                assertThat(e.getSQLState()).isEqualTo("28P01");
+            } finally {
+                b.execute("ALTER ROLE " + MD5 + " VALID UNTIL 'infinity'");
+            }
+        }
+    }
+
     // a host name that does not resolve is skipped like a host that is down; SHOW DNS_HOSTS shows the cache
     @Test
     void aNameThatDoesNotResolveIsSkippedAndTheCacheIsShown() throws Exception {
