@@ -19,12 +19,12 @@ import io.usher.config.DatabaseConfig;
 import io.usher.config.UserConfig;
 import io.usher.config.Settings;
 import io.usher.config.UsherConfig;
+import io.usher.net.SocketOptions;
 import io.usher.net.Transport;
 import io.usher.pool.PoolManager;
 import io.usher.protocol.Messages;
 import io.usher.server.ServerConnection;
 import io.usher.stats.StatsRegistry;
-import io.usher.server.ServerEndpoint;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,6 +129,7 @@ public final class Usher implements AutoCloseable {
                 Files.deleteIfExists(socketFile);
                 listen(new DomainSocketAddress(socketFile.toFile()));
                 applySocketMode(socketFile, s.getString("unix_socket_mode"));
+                applySocketGroup(socketFile, s.getString("unix_socket_group"));
             }
         }
         if (listeners.isEmpty()) {
@@ -159,6 +160,26 @@ public final class Usher implements AutoCloseable {
         Files.setPosixFilePermissions(socket, perms);
     }
 
+    /** unix_socket_group: the socket file's group (a name, or a numeric id), so its members may connect. */
+    private static void applySocketGroup(Path socket, String group) throws IOException {
+        if (group.isBlank()) {
+            return;
+        }
+        java.nio.file.attribute.UserPrincipalLookupService users = socket.getFileSystem().getUserPrincipalLookupService();
+        java.nio.file.attribute.GroupPrincipal principal;
+        try {
+            principal = users.lookupPrincipalByGroupName(group.trim());
+        } catch (java.nio.file.attribute.UserPrincipalNotFoundException e) {
+            throw new IOException("unix_socket_group: no such group: " + group.trim());
+        }
+        try {
+            Files.getFileAttributeView(socket, java.nio.file.attribute.PosixFileAttributeView.class).setGroup(principal);
+        } catch (IOException e) {
+            throw new IOException("unix_socket_group: could not give " + socket + " to group " + group.trim() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
     private void listen(SocketAddress address) throws IOException {
         boolean unix = address instanceof DomainSocketAddress;
         Settings s = config.settings();
@@ -170,6 +191,10 @@ public final class Usher implements AutoCloseable {
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        if (!unix) {
+                            // the settings of the moment, so RELOAD and SET apply to new clients
+                            SocketOptions.from(config.settings()).applyTo(ch);
+                        }
                         ch.pipeline().addLast(new ClientConnection(Usher.this));
                     }
                 });
@@ -178,9 +203,7 @@ public final class Usher implements AutoCloseable {
             b.option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true);
         }
         if (!unix) {
-            b.option(ChannelOption.SO_REUSEADDR, true)
-                    .childOption(ChannelOption.TCP_NODELAY, true)
-                    .childOption(ChannelOption.SO_KEEPALIVE, s.getBool("tcp_keepalive"));
+            b.option(ChannelOption.SO_REUSEADDR, true);
         }
         try {
             Channel ch = b.bind(address).syncUninterruptibly().channel();
@@ -289,8 +312,10 @@ public final class Usher implements AutoCloseable {
 
     /** Opens a short connection to the server's address and sends its CancelRequest. */
     public void sendCancel(ServerConnection s) {
-        ServerEndpoint ep = s.endpoint();
-        SocketAddress address = ep.address();
+        SocketAddress address = s.remoteAddress();
+        if (address == null) {
+            return;
+        }
         int pid = s.backendPid();
         int key = s.backendKey();
         new Bootstrap().group(s.eventLoop())

@@ -46,7 +46,7 @@ final class ShowCommands {
             case "SOCKETS": case "ACTIVE_SOCKETS": sockets(out); return true;
             case "PEERS": peers(out); return true;
             case "PEER_POOLS": peerPools(out); return true;
-            case "DNS_HOSTS": result(out, List.of("hostname", "ttl", "addrs"), T, I, T).finish(); return true;
+            case "DNS_HOSTS": dnsHosts(out); return true;
             case "DNS_ZONES": result(out, List.of("zonename", "serial", "count"), T, I, I).finish(); return true;
             case "MEM": mem(out); return true;
             case "FDS": fds(out); return true;
@@ -321,10 +321,33 @@ final class ShowCommands {
         r.row("login_clients", login);
         r.row("free_servers", 0);
         r.row("used_servers", servers);
-        r.row("dns_names", 0);
+        io.usher.server.DnsCache dns = usher.pools().network().dns();
+        r.row("dns_names", dns.entries().size());
         r.row("dns_zones", 0);
-        r.row("dns_queries", 0);
-        r.row("dns_pending", 0);
+        r.row("dns_queries", dns.pendingCount());
+        r.row("dns_pending", 0); // "not used" in PgBouncer either
+        r.finish();
+    }
+
+    /**
+     * SHOW DNS_HOSTS: the host names of server addresses in the DNS cache, with the seconds until
+     * the next lookup and the addresses (empty for a failed lookup). IP addresses are never cached.
+     */
+    private void dnsHosts(ByteBuf out) {
+        ResultSetWriter r = result(out, List.of("hostname", "ttl", "addrs"), T, I, T);
+        io.usher.server.DnsCache dns = usher.pools().network().dns();
+        List<io.usher.server.DnsCache.Entry> entries = new java.util.ArrayList<>(dns.entries());
+        entries.sort(java.util.Comparator.comparing(io.usher.server.DnsCache.Entry::host));
+        for (io.usher.server.DnsCache.Entry e : entries) {
+            StringBuilder addrs = new StringBuilder();
+            for (java.net.InetAddress a : e.addresses()) {
+                if (addrs.length() > 0) {
+                    addrs.append(',');
+                }
+                addrs.append(a.getHostAddress());
+            }
+            r.row(e.host(), dns.secondsLeft(e), addrs.toString());
+        }
         r.finish();
     }
 

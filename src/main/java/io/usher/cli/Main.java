@@ -57,6 +57,8 @@ public final class Main implements Callable<Integer> {
     public static void main(String[] args) {
         // the log line carries the process id, as PgBouncer's does (read by logback.xml)
         System.setProperty("PID", String.valueOf(ProcessHandle.current().pid()));
+        // before any lookup: Usher's own DNS cache (dns_max_ttl, dns_nxdomain_ttl) is the only one
+        io.usher.server.DnsCache.disableJvmCache();
         CommandLine cl = new CommandLine(new Main());
         cl.setParameterExceptionHandler((ex, a) -> {
             System.err.println("usher: " + ex.getMessage());

@@ -3,6 +3,7 @@ package io.usher.pool;
 import io.netty.channel.EventLoop;
 import io.usher.protocol.PgError;
 import io.usher.protocol.SqlState;
+import io.usher.server.HostCursor;
 import io.usher.server.ServerConnection;
 import io.usher.server.ServerEndpoint;
 import io.usher.stats.DatabaseStats;
@@ -47,6 +48,8 @@ public final class Pool {
     private volatile boolean closed;
     private final ParameterSet.Interner parameterSets = new ParameterSet.Interner();
     private final java.util.concurrent.atomic.AtomicInteger clients = new java.util.concurrent.atomic.AtomicInteger();
+    /** Which host of a host list the next server connection tries first. */
+    private final HostCursor hostCursor = new HostCursor();
 
     private static final class Waiter {
         final ServerRequest request;
@@ -94,9 +97,7 @@ public final class Pool {
 
     /** RECONNECT: every current server is closed as soon as it is released; new ones connect as needed. */
     public void reconnect() {
-        ServerEndpoint e = endpoint;
-        updateEndpoint(new ServerEndpoint(e.hosts(), e.port(), e.database(), e.credentials(), e.startupParameters(),
-                e.defaultSocketDir()));
+        updateEndpoint(endpoint.copy());
     }
 
     /** WAIT_CLOSE: whether servers from before a RECONNECT or RELOAD are still open. */
@@ -137,6 +138,7 @@ public final class Pool {
     public ParameterSet.Interner parameterSets() { return parameterSets; }
     public PoolSettings settings() { return settings; }
     public ServerEndpoint endpoint() { return endpoint; }
+    public HostCursor hostCursor() { return hostCursor; }
 
     /** Parameters of the first server that logged in, sent to clients at login. Null until then. */
     public Map<String, String> serverParameters() {
@@ -195,7 +197,7 @@ public final class Pool {
         lock.lock();
         try {
             if (closed || paused || !server.isUsable() || server.mustRetire(settings)
-                    || server.endpoint() != endpoint) {
+                    || server.endpoint() != endpoint || server.addressOutdated()) {
                 next = null;
             } else {
                 next = pollWaiterFor(server.eventLoop());

@@ -10,6 +10,7 @@ import io.usher.server.ServerConnection;
 import io.usher.stats.StatsRegistry;
 import io.usher.server.ServerCredentials;
 import io.usher.server.ServerEndpoint;
+import io.usher.server.ServerNetwork;
 
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -29,10 +30,17 @@ public final class PoolManager implements Pool.Evictor {
     private final Map<String, ServerCredentials> credentials = new ConcurrentHashMap<>();
 
     private final StatsRegistry stats;
+    private final ServerNetwork network;
 
     public PoolManager(UsherConfig config, StatsRegistry stats) {
         this.config = config;
         this.stats = stats;
+        this.network = new ServerNetwork(config.settings());
+    }
+
+    /** The DNS cache and socket options of server connections. */
+    public ServerNetwork network() {
+        return network;
     }
 
     /** The user server connections log in as: the entry's forced user, else the client's own. */
@@ -64,7 +72,8 @@ public final class PoolManager implements Pool.Evictor {
 
     private ServerEndpoint endpointFor(DatabaseConfig db, String user) {
         return new ServerEndpoint(db.hosts(), db.port(), db.dbname() != null ? db.dbname() : db.name(),
-                credentialsFor(db, user), startupParameters(db), defaultSocketDir(config.settings()));
+                credentialsFor(db, user), startupParameters(db), defaultSocketDir(config.settings()),
+                !"disable".equals(db.loadBalanceHosts()), network);
     }
 
     /**
@@ -75,6 +84,7 @@ public final class PoolManager implements Pool.Evictor {
     public void reconfigure(UsherConfig next) {
         UsherConfig previous = config;
         config = next;
+        network.configure(next.settings());
         if (!next.userList().entries().equals(previous.userList().entries())) {
             credentials.clear();
         }
@@ -249,5 +259,6 @@ public final class PoolManager implements Pool.Evictor {
 
     public void close() {
         List.copyOf(pools.values()).forEach(Pool::close);
+        network.close();
     }
 }

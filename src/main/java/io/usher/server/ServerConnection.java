@@ -4,6 +4,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
@@ -23,8 +24,14 @@ import io.usher.protocol.SqlState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Consumer;
 
@@ -32,7 +39,15 @@ import java.util.function.Consumer;
  * One connection to PostgreSQL. It logs in, then lives in its pool: idle, linked to a client
  * (ACTIVE: its reads go to the client's event loop untouched), or running a query of the pooler's
  * own (INTERNAL: a reset, check or SET query whose answers nobody else sees).
+ *
+ * <p>Connecting tries the endpoint's hosts in the order its pool's {@link HostCursor} gives, and
+ * each address a host name resolves to, until one accepts the login: a host that cannot be
+ * reached, closes the connection during the login or answers that it cannot take connections now
+ * (SQLSTATE classes 08, 53, 57) hands the attempt on to the next. Only when every one failed does
+ * the pool hear of a failed login. Sharable only so that each attempt's socket can carry this
+ * handler: events of any channel but the current one are ignored.
  */
+@ChannelHandler.Sharable
 public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(ServerConnection.class);
 
@@ -43,7 +58,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     private final Pool pool;
     private final EventLoop loop;
-    private final MessageScanner scanner = new MessageScanner(MAX_SERVER_MESSAGE);
+    /** Fresh for each login attempt (a failed attempt may leave a partial message behind). */
+    private MessageScanner scanner = new MessageScanner(MAX_SERVER_MESSAGE);
     private final Map<String, String> parameters = new HashMap<>();
     private final long createdNanos = System.nanoTime();
     private final long createdMillis = System.currentTimeMillis();
@@ -68,6 +84,22 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** The endpoint this connection was opened for (RELOAD may give the pool a new one). */
     private final ServerEndpoint endpoint;
 
+    // ---- connect attempts (on this loop) ----
+    private List<String> hostList = List.of();
+    private List<Integer> order = List.of();
+    private int orderPos;
+    private int hostIndex = -1;
+    private String host;
+    private List<SocketAddress> addresses = List.of();
+    private int addressPos;
+    /** The DNS answer the current host's addresses came from; null for an IP address or socket directory. */
+    private DnsCache.Entry dnsEntry;
+    private PgError lastFailure;
+    /** Set by {@link #close}: no further host is tried. */
+    private volatile boolean closing;
+    /** The address of the current (finally: the connected) attempt. */
+    private volatile SocketAddress remote;
+
     public ServerConnection(Pool pool, EventLoop loop) {
         this.pool = pool;
         this.loop = loop;
@@ -82,29 +114,146 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     /** Opens the socket and starts the login. Runs on any thread. */
     public void connect() {
-        ServerEndpoint ep = endpoint;
+        if (!loop.inEventLoop()) {
+            loop.execute(this::connect);
+            return;
+        }
+        hostList = endpoint.targets();
+        order = pool.hostCursor().order(hostList, endpoint.roundRobin(), pool.settings().loginRetryNanos());
+        nextAddress();
+    }
+
+    /**
+     * Connects to the next address of the current host, else moves on to the next host (looking its
+     * name up first, without blocking this loop); when none is left, the login fails with the last error.
+     */
+    private void nextAddress() {
+        while (addressPos >= addresses.size()) {
+            if (hostIndex >= 0) {
+                pool.hostCursor().failed(hostList, hostIndex);
+            }
+            if (orderPos >= order.size() || closing) {
+                giveUp(lastFailure != null ? lastFailure
+                        : PgError.fatal(SqlState.CONNECTION_FAILURE, "pgbouncer cannot connect to server"));
+                return;
+            }
+            hostIndex = order.get(orderPos++);
+            host = hostList.get(hostIndex);
+            addresses = List.of();
+            addressPos = 0;
+            dnsEntry = null;
+            if (ServerEndpoint.isSocketDir(host)) {
+                addresses = List.of(endpoint.socketIn(host));
+                continue;
+            }
+            InetAddress literal;
+            try {
+                literal = DnsCache.literal(host);
+            } catch (UnknownHostException e) {
+                log.warn("S: {} invalid host address {}: {}", pool.key(), host, e.getMessage());
+                lastFailure = PgError.fatal(SqlState.CONNECTION_FAILURE, "server DNS lookup failed");
+                continue;
+            }
+            if (literal != null) {
+                addresses = List.of(new InetSocketAddress(literal, endpoint.port()));
+                continue;
+            }
+            CompletableFuture<DnsCache.Entry> lookup = endpoint.network().dns().resolve(host);
+            if (!lookup.isDone()) {
+                String name = host;
+                lookup.thenAccept(e -> loop.execute(() -> {
+                    if (state == State.CONNECTING && name.equals(host)) {
+                        useAnswer(e);
+                        nextAddress();
+                    }
+                }));
+                return;
+            }
+            useAnswer(lookup.join());
+        }
+        connectTo(addresses.get(addressPos++));
+    }
+
+    private void useAnswer(DnsCache.Entry answer) {
+        if (answer.error() != null) {
+            lastFailure = PgError.fatal(SqlState.CONNECTION_FAILURE, "server DNS lookup failed");
+            return;
+        }
+        dnsEntry = answer;
+        addresses = answer.rotated().stream()
+                .map(a -> (SocketAddress) new InetSocketAddress(a, endpoint.port())).toList();
+    }
+
+    private void connectTo(SocketAddress address) {
+        remote = address;
+        closeReason = null;
+        boolean unix = address instanceof DomainSocketAddress;
         PoolSettings s = pool.settings();
         Bootstrap b = new Bootstrap().group(loop)
-                .channel(ep.address() instanceof DomainSocketAddress ? Transport.domainSocketChannel()
-                        : Transport.socketChannel())
+                .channel(unix ? Transport.domainSocketChannel() : Transport.socketChannel())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, Math.max(1, s.connectTimeoutMillis()))
                 .option(ChannelOption.AUTO_READ, true)
                 .handler(this);
-        if (!(ep.address() instanceof DomainSocketAddress)) {
-            b.option(ChannelOption.TCP_NODELAY, true).option(ChannelOption.SO_KEEPALIVE, true);
+        if (!unix) {
+            endpoint.network().socketOptions().applyTo(b);
         }
-        b.connect(ep.address()).addListener((ChannelFutureListener) f -> {
+        b.connect(address).addListener((ChannelFutureListener) f -> {
             if (!f.isSuccess()) {
-                state = State.CLOSED;
-                log.warn("S: {} connect to {} failed: {}", pool.key(), ep.describe(), f.cause().toString());
-                pool.serverLoginFailed(this, PgError.fatal(SqlState.CONNECTION_FAILURE,
-                        "pgbouncer cannot connect to server"));
+                log.warn("S: {} connect to {} ({}) failed: {}", pool.key(), host, address, f.cause().toString());
+                attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "pgbouncer cannot connect to server"), true);
             }
         });
     }
 
+    /**
+     * The current attempt failed before the login completed: its socket is dropped and, if
+     * {@code retryable}, the next address or host is tried; otherwise (or when none is left) the
+     * pool hears of the failure. On this loop.
+     */
+    private void attemptFailed(PgError error, boolean retryable) {
+        lastFailure = error;
+        Channel old = channel;
+        channel = null;
+        login = null;
+        scanner.release();
+        scanner = new MessageScanner(MAX_SERVER_MESSAGE);
+        parameters.clear();
+        if (old != null) {
+            old.close();
+        }
+        if (!retryable || closing) {
+            if (hostIndex >= 0) {
+                pool.hostCursor().failed(hostList, hostIndex);
+            }
+            giveUp(error);
+            return;
+        }
+        state = State.CONNECTING;
+        if (addressPos < addresses.size() || orderPos < order.size()) {
+            log.info("S: {} {} failed ({}), trying the next {}", pool.key(), host, error.message(),
+                    addressPos < addresses.size() ? "address" : "host");
+        }
+        nextAddress();
+    }
+
+    private void giveUp(PgError error) {
+        state = State.CLOSED;
+        closeReason = error.message();
+        pool.serverLoginFailed(this, error);
+    }
+
+    /** Login errors that say this server cannot take the connection now, where another host may. */
+    private static boolean tryElsewhere(PgError error) {
+        String code = error.sqlState();
+        return code != null && (code.startsWith("08") || code.startsWith("53") || code.startsWith("57"));
+    }
+
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
+        if (state != State.CONNECTING) {
+            ctx.close(); // an attempt given up on meanwhile
+            return;
+        }
         channel = ctx.channel();
         state = State.LOGIN;
         login = new ServerLogin(this, endpoint);
@@ -113,14 +262,17 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (ctx.channel() != channel) {
+            return; // the socket of an attempt given up on
+        }
         State was = state;
-        state = State.CLOSED;
-        scanner.release();
         if (was == State.LOGIN || was == State.CONNECTING) {
-            pool.serverLoginFailed(this, PgError.fatal(SqlState.CONNECTION_FAILURE,
-                    closeReason != null ? closeReason : "server closed the connection during login"));
+            attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE,
+                    closeReason != null ? closeReason : "server closed the connection during login"), true);
             return;
         }
+        state = State.CLOSED;
+        scanner.release();
         if (was == State.INTERNAL && internal != null) {
             InternalQuery q = internal;
             internal = null;
@@ -136,6 +288,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf buf = (ByteBuf) msg;
+        if (ctx.channel() != channel) {
+            buf.release();
+            return;
+        }
         switch (state) {
             case ACTIVE: {
                 ServerOwner o = owner;
@@ -164,6 +320,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (ctx.channel() != channel) {
+            return;
+        }
         ServerOwner o = owner;
         if (state == State.ACTIVE && o != null && o.eventLoop().inEventLoop()) {
             o.onServerReadComplete(this);
@@ -172,6 +331,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel() != channel) {
+            return;
+        }
         ServerOwner o = owner;
         if (state == State.ACTIVE && o != null) {
             boolean writable = ctx.channel().isWritable();
@@ -181,7 +343,16 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (ctx.channel() != channel) {
+            ctx.close();
+            return;
+        }
         log.warn("S: {} {}: {}", pool.key(), describe(), cause.toString());
+        if (state == State.LOGIN) {
+            attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "server connection error: " + cause.getMessage()),
+                    true);
+            return;
+        }
         close("server connection error: " + cause.getMessage());
     }
 
@@ -190,7 +361,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             scanner.scan(buf, listener);
         } catch (ProtocolException e) {
             log.warn("S: {} {}: protocol error: {}", pool.key(), describe(), e.getMessage());
-            close(e.getMessage());
+            if (state == State.LOGIN) {
+                attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, e.getMessage()), true);
+            } else {
+                close(e.getMessage());
+            }
         } finally {
             buf.release();
         }
@@ -202,6 +377,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         this.backendPid = pid;
         this.backendKey = key;
         login = null;
+        pool.hostCursor().succeeded(hostList, hostIndex, endpoint.roundRobin());
         String connectQuery = pool.settings().connectQuery();
         if (!connectQuery.isEmpty()) {
             runInternal(connectQuery, err -> {
@@ -219,6 +395,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
 
     void loginFailed(PgError error) {
+        if (state == State.LOGIN) {
+            log.warn("S: {} {}: login failed: {}", pool.key(), describe(), error.message());
+            attemptFailed(error, tryElsewhere(error));
+            return;
+        }
         closeReason = error.message();
         State was = state;
         state = State.CLOSED;
@@ -348,6 +529,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     /** Closes the connection (politely, with Terminate) from any thread. */
     public void close(String reason) {
+        closing = true;
         if (closeReason == null) {
             closeReason = reason;
         }
@@ -399,6 +581,25 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     }
 
     public String describe() {
-        return "pid=" + backendPid + "@" + endpoint.describe();
+        String where = host == null ? endpoint.describe() : host + ":" + endpoint.port() + "/" + endpoint.database();
+        return "pid=" + backendPid + "@" + where;
+    }
+
+    /** The address this connection was made to (where its cancel requests go). */
+    public SocketAddress remoteAddress() {
+        return remote;
+    }
+
+    /**
+     * Whether the host name this connection was made to resolves to other addresses by now (as
+     * PgBouncer, such a server is closed when released and new ones use the new addresses).
+     */
+    public boolean addressOutdated() {
+        DnsCache.Entry was = dnsEntry;
+        if (was == null || state == State.CONNECTING) {
+            return false;
+        }
+        DnsCache.Entry now = endpoint.network().dns().peek(was.host());
+        return now != null && now.error() == null && now.generation() != was.generation();
     }
 }

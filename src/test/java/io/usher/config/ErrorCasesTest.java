@@ -51,6 +51,7 @@ class ErrorCasesTest {
             [pgbouncer]\\n[databases]\\ndb = host=                      | 3    | syntax error in connection string: empty value for host                | empty connection value
             [pgbouncer]\\n[databases]\\ndb = connect_query='select 1    | 3    | syntax error in connection string: unterminated quoted value           | unterminated connection quote
             [pgbouncer]\\n[databases]\\ndb = port=abc                   | 3    | invalid port: abc                                                      | bad port
+            [pgbouncer]\\n[databases]\\ndb = host=a,b port=5432,5433   | 3    | invalid port: 5432,5433                                                | port list (PgBouncer has one port per entry)
             [pgbouncer]\\n[databases]\\ndb = pool_mode=bogus            | 3    | invalid pool mode: bogus                                               | bad database pool mode
             [pgbouncer]\\n[databases]\\n* = host=x bogus=1              | 3    | unrecognized connection parameter: bogus                               | bad fallback entry
             [pgbouncer]\\n[users]\\nbob = bogus=1                       | 3    | unrecognized user parameter: bogus                                     | unknown user parameter

@@ -70,7 +70,9 @@ class SettingDefsTest {
             "max_packet_size", "track_extra_parameters", "server_login_retry",
             "query_wait_timeout", "client_login_timeout", "server_connect_timeout", "server_lifetime",
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
-            "scram_iterations", "unix_socket_mode", "admin_users", "stats_users", "stats_period", "log_stats");
+            "scram_iterations", "unix_socket_mode", "unix_socket_group", "tcp_keepcnt", "tcp_keepidle",
+            "tcp_keepintvl", "tcp_user_timeout", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl",
+            "admin_users", "stats_users", "stats_period", "log_stats");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

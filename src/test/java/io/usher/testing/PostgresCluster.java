@@ -23,7 +23,7 @@ import java.util.Properties;
 import java.util.Set;
 
 /**
- * A throwaway PostgreSQL cluster on 127.0.0.1 and a free port, with the fixtures of {@link TestRoles}.
+ * A throwaway PostgreSQL cluster on 127.0.0.1 (or another loopback address) and a free port, with the fixtures of {@link TestRoles}.
  *
  * <p>Server commands run as the JVM's user, or through {@code runuser} as an unprivileged account when the JVM is
  * root (see {@link ServerAccount}). Binaries come from {@link PgBinaries}. A shutdown hook and an
@@ -51,6 +51,10 @@ public final class PostgresCluster implements AutoCloseable {
     private final String superuserPassword = randomPassword();
     private final Thread shutdownHook = new Thread(this::close, "usher-pg-shutdown");
     private final OrphanGuard orphanGuard;
+    /** The one TCP address PostgreSQL listens on (any 127.x.y.z works on Linux's loopback). */
+    private final String listenAddress;
+    /** The port asked for, or 0 to pick a free one. */
+    private final int requestedPort;
     private int port;
     private boolean closed;
 
@@ -68,7 +72,17 @@ public final class PostgresCluster implements AutoCloseable {
 
     /** A new private cluster (for tests that stop/restart/kill PostgreSQL). Caller closes it. */
     public static PostgresCluster startNew() {
-        PostgresCluster cluster = new PostgresCluster(PgBinaries.serverBinDir(), ServerAccount.detect());
+        return startNewOn("127.0.0.1", 0);
+    }
+
+    /**
+     * A new private cluster listening on {@code address} (a loopback address such as 127.0.0.2) and
+     * {@code port} (0: a free one). Two clusters on different loopback addresses may share a port, as
+     * two hosts of one {@code host=a,b port=p} list do. Connections still come from 127.0.0.1, which the
+     * cluster's pg_hba.conf admits. Caller closes it.
+     */
+    public static PostgresCluster startNewOn(String address, int port) {
+        PostgresCluster cluster = new PostgresCluster(PgBinaries.serverBinDir(), ServerAccount.detect(), address, port);
         try {
             cluster.initialize();
             return cluster;
@@ -90,9 +104,11 @@ public final class PostgresCluster implements AutoCloseable {
         return PgBinaries.findClientTool(PgBinaries.serverBinDir(), name);
     }
 
-    private PostgresCluster(Path binDir, ServerAccount account) {
+    private PostgresCluster(Path binDir, ServerAccount account, String listenAddress, int requestedPort) {
         this.binDir = binDir;
         this.account = account;
+        this.listenAddress = listenAddress;
+        this.requestedPort = requestedPort;
         try {
             this.directory = Files.createTempDirectory("usher-pg-");
         } catch (IOException e) {
@@ -133,6 +149,11 @@ public final class PostgresCluster implements AutoCloseable {
 
     /** Picks a free port and starts, retrying with another port if someone took it in between. */
     private void startOnFreePort() throws IOException {
+        if (requestedPort != 0) {
+            port = requestedPort;
+            check("pg_ctl start", pgCtlStart());
+            return;
+        }
         for (int attempt = 1; ; attempt++) {
             port = LoopbackPorts.pickFree();
             long logSize = Files.exists(logFile) ? Files.size(logFile) : 0;
@@ -148,7 +169,7 @@ public final class PostgresCluster implements AutoCloseable {
     }
 
     public String host() {
-        return "127.0.0.1";
+        return listenAddress;
     }
 
     public synchronized int port() {
@@ -304,7 +325,7 @@ public final class PostgresCluster implements AutoCloseable {
     private ProcessResult pgCtlStart() {
         return account.run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(),
                 "-l", logFile.toString(), "-w", "-t", Integer.toString(PG_CTL_WAIT_SECONDS),
-                "-o", "-p " + port, "start"), directory, PG_CTL_TIMEOUT);
+                "-o", "-p " + port + " -c listen_addresses=" + listenAddress, "start"), directory, PG_CTL_TIMEOUT);
     }
 
     private List<String> pgCtlStop(String mode) {
