@@ -323,6 +323,7 @@ public final class Usher implements AutoCloseable {
         }
         config = next;
         pools.reconfigure(next);
+        clients.forEach(ClientConnection::settingsChanged);
         log.info("RELOAD: configuration reloaded from {}", next.file());
         return null;
     }
@@ -344,6 +345,7 @@ public final class Usher implements AutoCloseable {
             UsherConfig next = config.withSetting(key, value);
             config = next;
             pools.reconfigure(next);
+            clients.forEach(ClientConnection::settingsChanged);
             log.info("SET {} = {}", key, value);
             return null;
         } catch (io.usher.config.ConfigException e) {

@@ -45,7 +45,9 @@ public final class SettingDefs {
             "max_packet_size", "track_extra_parameters", "server_login_retry",
             "query_wait_timeout", "client_login_timeout", "server_connect_timeout", "server_lifetime",
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
-            "scram_iterations", "unix_socket_mode");
+            "scram_iterations", "unix_socket_mode",
+            // timeouts
+            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

@@ -291,13 +291,20 @@ public final class Pool {
         try {
             for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
                 Waiter w = it.next();
+                PgError e = null;
                 if (!w.request.isActive()) {
                     it.remove();
+                } else if (settings.waitingQueryTimeoutNanos() > 0 && now - w.since > settings.waitingQueryTimeoutNanos()) {
+                    // as PgBouncer: the global query_timeout also ends a wait for a server, before query_wait_timeout
+                    e = PgError.fatal(SqlState.QUERY_CANCELED, "query_timeout");
                 } else if (settings.queryWaitTimeoutNanos() > 0 && now - w.since > settings.queryWaitTimeoutNanos()) {
+                    e = PgError.fatal(SqlState.CONNECTION_FAILURE, "query_wait_timeout");
+                }
+                if (e != null) {
                     it.remove();
                     ServerRequest r = w.request;
-                    PgError e = PgError.fatal(SqlState.CONNECTION_FAILURE, "query_wait_timeout");
-                    after.add(() -> r.eventLoop().execute(() -> r.serverUnavailable(e)));
+                    PgError error = e;
+                    after.add(() -> r.eventLoop().execute(() -> r.serverUnavailable(error)));
                 }
             }
             for (Iterator<ServerConnection> it = idle.iterator(); it.hasNext(); ) {

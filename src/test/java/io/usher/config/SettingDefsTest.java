@@ -70,7 +70,9 @@ class SettingDefsTest {
             "max_packet_size", "track_extra_parameters", "server_login_retry",
             "query_wait_timeout", "client_login_timeout", "server_connect_timeout", "server_lifetime",
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
-            "scram_iterations", "unix_socket_mode");
+            "scram_iterations", "unix_socket_mode",
+            // timeouts
+            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

@@ -1,0 +1,295 @@
+package io.usher.it;
+
+import io.usher.testing.PostgresCluster;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static io.usher.it.Sql.one;
+import static io.usher.testing.TestRoles.APPDB;
+import static io.usher.testing.TestRoles.MD5;
+import static io.usher.testing.TestRoles.TRUST;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * PgBouncer 1.25's timeouts: query_timeout, idle_transaction_timeout, transaction_timeout and
+ * client_idle_timeout (global and per [users] entry). Exact errors are read with {@link WireClient}; "the server is closed" is what
+ * PostgreSQL's pg_stat_activity says.
+ */
+class TimeoutsTest {
+    private final PostgresCluster pg = PostgresCluster.shared();
+
+    /** An instance where u_trust logs in without a password exchange (WireClient speaks no auth). */
+    private UsherInstance.Builder trust() {
+        return UsherInstance.builder(pg).set("auth_type", "trust");
+    }
+
+    private static WireClient login(UsherInstance u, String database) throws IOException {
+        WireClient c = new WireClient(u.port());
+        c.loginTrust(TRUST, database);
+        return c;
+    }
+
+    /** Runs a simple query; the first column of the first row (null if none). Fails on an ErrorResponse. */
+    private static String query(WireClient c, String sql) throws IOException {
+        c.send(WireClient.query(sql));
+        String value = null;
+        while (true) {
+            WireClient.Message m = c.read();
+            switch (m.type()) {
+                case 'D':
+                    if (value == null) {
+                        value = firstColumn(m.payload());
+                    }
+                    break;
+                case 'E':
+                    throw new AssertionError("unexpected error " + m.fields());
+                case 'Z':
+                    return value;
+                default:
+                    break;
+            }
+        }
+    }
+
+    private static String firstColumn(byte[] dataRow) {
+        ByteBuffer b = ByteBuffer.wrap(dataRow);
+        b.getShort();
+        int len = b.getInt();
+        return len < 0 ? null : new String(dataRow, 6, len, StandardCharsets.UTF_8);
+    }
+
+    private static int pid(WireClient c) throws IOException {
+        return Integer.parseInt(query(c, "SELECT pg_backend_pid()"));
+    }
+
+    /** Reads until an ErrorResponse; its fields. */
+    private static Map<Character, String> error(WireClient c) throws IOException {
+        return c.readUntil('E').fields();
+    }
+
+    private static void assertFatal(Map<Character, String> e, String sqlState, String message) {
+        assertThat(e).containsEntry('S', "FATAL").containsEntry('C', sqlState).containsEntry('M', message);
+    }
+
+    private void awaitBackendGone(int pid) {
+        await().atMost(Duration.ofSeconds(5)).until(() ->
+                pg.query("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid).get(0).get(0).equals("0"));
+    }
+
+    private boolean backendAlive(int pid) {
+        return !pg.query("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid).get(0).get(0).equals("0");
+    }
+
+    private static long millisSince(long t0) {
+        return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    }
+
+    // ---- query_timeout ----
+
+    // a query running longer than query_timeout: the client gets "query timeout" and is disconnected, the
+    // server is closed (and the query cancelled); a query under the limit is not touched
+    @Test
+    void queryTimeoutEndsTheQueryTheClientAndTheServer() throws Exception {
+        try (UsherInstance u = trust().set("query_timeout", 1).start();
+             WireClient c = login(u, APPDB)) {
+            assertThat(query(c, "SELECT 'short' FROM pg_sleep(0.5)")).isEqualTo("short");
+            int server = pid(c);
+            long t0 = System.nanoTime();
+            c.send(WireClient.query("SELECT pg_sleep(30)"));
+            assertFatal(error(c), "57014", "query timeout");
+            assertThat(millisSince(t0)).isBetween(900L, 3000L);
+            assertThat(c.closedWithin(2000)).isTrue();
+            awaitBackendGone(server);
+        }
+    }
+
+    // as in PgBouncer 1.25, query_timeout counts from the client's last request while its server is not
+    // idle, so a transaction left open (idle) that long ends with "query timeout" too
+    @Test
+    void queryTimeoutAlsoEndsATransactionLeftIdle() throws Exception {
+        try (UsherInstance u = trust().set("query_timeout", 1).start();
+             WireClient c = login(u, APPDB)) {
+            query(c, "BEGIN");
+            int server = pid(c);
+            assertFatal(error(c), "57014", "query timeout");
+            assertThat(c.closedWithin(2000)).isTrue();
+            awaitBackendGone(server);
+        }
+    }
+
+    // [users] query_timeout applies to the pools of that user only, over a global 0
+    @Test
+    void queryTimeoutPerUser() throws Exception {
+        try (UsherInstance u = trust().user(TRUST, "query_timeout=1").start();
+             WireClient c = login(u, APPDB);
+             Connection other = u.connect(MD5, APPDB)) {
+            CompletableFuture<String> long2 = Sql.oneAsync(other, "SELECT 'other user' FROM pg_sleep(2)");
+            c.send(WireClient.query("SELECT pg_sleep(30)"));
+            assertFatal(error(c), "57014", "query timeout");
+            assertThat(long2.get(10, TimeUnit.SECONDS)).isEqualTo("other user");
+        }
+    }
+
+    // a client still waiting for a server when query_timeout passes gets "query_timeout" (PgBouncer checks it
+    // before query_wait_timeout); the client holding the only server is not affected
+    @Test
+    void queryTimeoutWhileWaitingForAServer() throws Exception {
+        try (UsherInstance u = trust().set("pool_mode", "session").set("default_pool_size", 1)
+                .set("query_timeout", 1).start();
+             WireClient holder = login(u, APPDB);
+             WireClient waiter = login(u, APPDB)) {
+            int server = pid(holder);
+            long t0 = System.nanoTime();
+            waiter.send(WireClient.query("SELECT 1"));
+            assertFatal(error(waiter), "57014", "query_timeout");
+            assertThat(millisSince(t0)).isBetween(900L, 3000L);
+            assertThat(waiter.closedWithin(2000)).isTrue();
+            assertThat(pid(holder)).isEqualTo(server);
+        }
+    }
+
+    // ---- idle_transaction_timeout ----
+
+    // idle in a transaction longer than idle_transaction_timeout: "idle transaction timeout", server closed;
+    // time spent running queries does not count (PgBouncer #125), nor idling outside a transaction
+    @Test
+    void idleTransactionTimeout() throws Exception {
+        try (UsherInstance u = trust().set("idle_transaction_timeout", 1).start();
+             WireClient c = login(u, APPDB)) {
+            query(c, "SELECT 1");
+            Thread.sleep(1500); // idle outside a transaction: fine
+            query(c, "BEGIN");
+            assertThat(query(c, "SELECT 'ran' FROM pg_sleep(1.5)")).isEqualTo("ran");
+            Thread.sleep(500);
+            assertThat(query(c, "SELECT 'still in'")).isEqualTo("still in");
+            int server = pid(c);
+            long t0 = System.nanoTime();
+            assertFatal(error(c), "25P03", "idle transaction timeout");
+            assertThat(millisSince(t0)).isBetween(800L, 3000L);
+            assertThat(c.closedWithin(2000)).isTrue();
+            awaitBackendGone(server);
+        }
+    }
+
+    // ---- transaction_timeout ----
+
+    // [users] transaction_timeout: a transaction open longer ends with "transaction timeout" even while the
+    // client keeps it busy; short transactions of that user, and other users, are not affected
+    @Test
+    void transactionTimeoutPerUser() throws Exception {
+        try (UsherInstance u = trust().user(TRUST, "transaction_timeout=1").start();
+             WireClient c = login(u, APPDB);
+             Connection other = u.connect(MD5, APPDB)) {
+            query(c, "BEGIN");
+            query(c, "COMMIT");
+            Thread.sleep(1200); // no transaction open: nothing to time out
+            other.setAutoCommit(false);
+            one(other, "SELECT 1");
+            query(c, "BEGIN");
+            int server = pid(c);
+            long t0 = System.nanoTime();
+            Map<Character, String> e = null;
+            while (e == null && millisSince(t0) < 5000) {
+                c.send(WireClient.query("SELECT 1"));
+                while (true) {
+                    WireClient.Message m = c.read();
+                    if (m.type() == 'E') {
+                        e = m.fields();
+                        break;
+                    }
+                    if (m.type() == 'Z') {
+                        break;
+                    }
+                }
+                if (e == null) {
+                    Thread.sleep(200);
+                }
+            }
+            assertThat(e).isNotNull();
+            assertFatal(e, "25P04", "transaction timeout");
+            assertThat(millisSince(t0)).isBetween(800L, 3000L);
+            assertThat(c.closedWithin(2000)).isTrue();
+            awaitBackendGone(server);
+            assertThat(one(other, "SELECT 'other user, still in its transaction'")).startsWith("other user");
+            other.commit();
+        }
+    }
+
+    // the global transaction_timeout also bounds a single statement (the transaction of an autocommit query)
+    @Test
+    void transactionTimeoutBoundsAnAutocommitQuery() throws Exception {
+        try (UsherInstance u = trust().set("transaction_timeout", 1).start();
+             WireClient c = login(u, APPDB)) {
+            assertThat(query(c, "SELECT 'quick' FROM pg_sleep(0.3)")).isEqualTo("quick");
+            c.send(WireClient.query("SELECT pg_sleep(30)"));
+            assertFatal(error(c), "25P04", "transaction timeout");
+            assertThat(c.closedWithin(2000)).isTrue();
+        }
+    }
+
+    // ---- client_idle_timeout ----
+
+    // a client without a server that sends nothing for client_idle_timeout is told so and disconnected;
+    // one that keeps talking stays
+    @Test
+    void clientIdleTimeout() throws Exception {
+        try (UsherInstance u = trust().set("client_idle_timeout", 1).start();
+             WireClient idle = login(u, APPDB);
+             WireClient busy = login(u, APPDB)) {
+            query(idle, "SELECT 1");
+            long t0 = System.nanoTime();
+            CompletableFuture<Map<Character, String>> told = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return error(idle);
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            for (int i = 0; i < 8; i++) {
+                Thread.sleep(300);
+                assertThat(query(busy, "SELECT " + i)).isEqualTo(String.valueOf(i));
+            }
+            assertFatal(told.get(5, TimeUnit.SECONDS), "57P05", "client_idle_timeout");
+            assertThat(idle.closedWithin(2000)).isTrue();
+            assertThat(millisSince(t0)).isGreaterThanOrEqualTo(900L);
+        }
+    }
+
+    // as in PgBouncer, client_idle_timeout only applies to clients without a server: a session-mode client
+    // keeps its server and is not timed out
+    @Test
+    void clientIdleTimeoutSparesSessionClientsHoldingAServer() throws Exception {
+        try (UsherInstance u = trust().set("pool_mode", "session").set("client_idle_timeout", 1).start();
+             WireClient c = login(u, APPDB)) {
+            int server = pid(c);
+            assertThat(c.closedWithin(1800)).isFalse();
+            assertThat(pid(c)).isEqualTo(server);
+        }
+    }
+
+    // [users] client_idle_timeout is per client user; SET client_idle_timeout online reaches clients already idle
+    @Test
+    void clientIdleTimeoutPerUserAndSetOnline() throws Exception {
+        try (UsherInstance u = trust().user(TRUST, "client_idle_timeout=1").start();
+             WireClient c = login(u, APPDB);
+             Connection other = u.connect(MD5, APPDB)) {
+            query(c, "SELECT 1");
+            one(other, "SELECT 1");
+            assertFatal(error(c), "57P05", "client_idle_timeout");
+            Thread.sleep(300);
+            assertThat(one(other, "SELECT 'other user idled 1.3 s'")).startsWith("other user");
+            assertThat(u.usher().set("client_idle_timeout", "0.5")).isNull();
+            Thread.sleep(1200); // the already idle client is reached by the new value
+            assertThat(other.isValid(1)).isFalse();
+        }
+    }
+}
