@@ -115,6 +115,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private final Runnable timeoutCheck = this::onTimeoutTimer;
     /** client_idle_timeout of this client's user (or the global one), in nanos; 0 = off. */
     private long clientIdleTimeoutNanos;
+    /** server_fast_close: the linked server to close with this client as soon as its transaction ends. */
+    private ServerConnection closeWhenClean;
 
     public ClientConnection(Usher usher) {
         this.usher = usher;
@@ -825,8 +827,15 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             }
             maybeRelease(s);
         }
-        if (serverSide.sawReady && s == server && idleTxSince != 0) {
-            scheduleTimeouts(); // idle in transaction from now on
+        if (serverSide.sawReady && s == server) {
+            if (closeWhenClean == s && isClean(s)) {
+                if (!flush) {
+                    channel.flush();
+                }
+                fastClose(s);
+            } else if (idleTxSince != 0) {
+                scheduleTimeouts(); // idle in transaction from now on
+            }
         }
     }
 
@@ -932,6 +941,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void maybeRelease(ServerConnection s) {
         if (s == server && canRelease(s)) {
             server = null;
+            closeWhenClean = null;
             s.detach();
             returnToPool(s, false);
             if (!pending.isEmpty() && phase == Phase.READY) {
@@ -1081,12 +1091,34 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
      */
     private void serverTimedOut(ServerConnection s, String sqlState, String reason) {
         server = null;
+        closeWhenClean = null;
         s.detach();
         if (expectedReady > 0) {
             usher.sendCancel(s);
         }
         s.close(reason);
         fatal(PgError.fatal(sqlState, reason));
+    }
+
+    @Override
+    public void onServerStale(ServerConnection s) {
+        if (s != server || phase != Phase.READY) {
+            return;
+        }
+        if (isClean(s)) {
+            fastClose(s);
+        } else {
+            closeWhenClean = s; // at the end of the transaction (see onServerData)
+        }
+    }
+
+    /** server_fast_close: the server goes now, and its client with it, so the client knows its session ended. */
+    private void fastClose(ServerConnection s) {
+        server = null;
+        closeWhenClean = null;
+        s.detach();
+        s.close("database configuration changed");
+        fatal(PgError.fatal(SqlState.ADMIN_SHUTDOWN, "database configuration changed"));
     }
 
     // ---- ending ----

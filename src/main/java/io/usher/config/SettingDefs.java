@@ -47,7 +47,8 @@ public final class SettingDefs {
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
             "scram_iterations", "unix_socket_mode",
             // timeouts
-            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout");
+            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
+            "server_fast_close");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

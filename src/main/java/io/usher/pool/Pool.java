@@ -316,6 +316,18 @@ public final class Pool {
                     retire.add(s);
                 }
             }
+            if (settings.serverFastClose()) {
+                // servers from before a RECONNECT or RELOAD that clients still hold (session mode): their
+                // clients close them as soon as their transaction is over
+                for (ServerConnection s : all) {
+                    if (s.endpoint() != endpoint && s.state() == ServerConnection.State.ACTIVE && s.markStaleNotified()) {
+                        io.usher.server.ServerOwner o = s.owner();
+                        if (o != null) {
+                            after.add(() -> o.eventLoop().execute(() -> o.onServerStale(s)));
+                        }
+                    }
+                }
+            }
             if (!waiters.isEmpty()) {
                 openForWaiters(waiters.peekFirst().request.eventLoop(), after);
             }

@@ -72,7 +72,8 @@ class SettingDefsTest {
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
             "scram_iterations", "unix_socket_mode",
             // timeouts
-            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout");
+            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
+            "server_fast_close");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

@@ -1,5 +1,6 @@
 package io.usher.it;
 
+import io.usher.pool.Pool;
 import io.usher.testing.PostgresCluster;
 import org.junit.jupiter.api.Test;
 
@@ -20,8 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * PgBouncer 1.25's timeouts: query_timeout, idle_transaction_timeout, transaction_timeout and
- * client_idle_timeout (global and per [users] entry). Exact errors are read with {@link WireClient}; "the server is closed" is what
+ * PgBouncer 1.25's timeouts: query_timeout, idle_transaction_timeout, transaction_timeout,
+ * client_idle_timeout (global and per [users] entry) and server_fast_close. Exact errors are read with {@link WireClient}; "the server is closed" is what
  * PostgreSQL's pg_stat_activity says.
  */
 class TimeoutsTest {
@@ -290,6 +291,44 @@ class TimeoutsTest {
             assertThat(u.usher().set("client_idle_timeout", "0.5")).isNull();
             Thread.sleep(1200); // the already idle client is reached by the new value
             assertThat(other.isValid(1)).isFalse();
+        }
+    }
+
+    // ---- server_fast_close ----
+
+    // session mode with server_fast_close: after RECONNECT an idle session's server is closed at once, with its
+    // client ("database configuration changed"); a session in a transaction keeps its server until COMMIT
+    @Test
+    void serverFastCloseAfterReconnect() throws Exception {
+        try (UsherInstance u = trust().set("pool_mode", "session").set("server_fast_close", 1).start();
+             WireClient idle = login(u, APPDB);
+             WireClient inTx = login(u, APPDB)) {
+            int idleServer = pid(idle);
+            query(inTx, "BEGIN");
+            int txServer = pid(inTx);
+            u.usher().pools().poolsOf(APPDB).forEach(Pool::reconnect);
+            assertFatal(error(idle), "57P01", "database configuration changed");
+            assertThat(idle.closedWithin(2000)).isTrue();
+            awaitBackendGone(idleServer);
+            Thread.sleep(300);
+            assertThat(pid(inTx)).isEqualTo(txServer); // the transaction goes on
+            inTx.send(WireClient.query("COMMIT"));
+            assertThat(inTx.readUntil('Z').payload()[0]).isEqualTo((byte) 'I');
+            assertFatal(error(inTx), "57P01", "database configuration changed");
+            assertThat(inTx.closedWithin(2000)).isTrue();
+            awaitBackendGone(txServer);
+        }
+    }
+
+    // without server_fast_close a session keeps its server across RECONNECT (it is replaced when released)
+    @Test
+    void withoutServerFastCloseSessionsKeepTheirServer() throws Exception {
+        try (UsherInstance u = trust().set("pool_mode", "session").start();
+             WireClient c = login(u, APPDB)) {
+            int server = pid(c);
+            u.usher().pools().poolsOf(APPDB).forEach(Pool::reconnect);
+            Thread.sleep(500);
+            assertThat(pid(c)).isEqualTo(server);
         }
     }
 }
