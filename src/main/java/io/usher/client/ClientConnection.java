@@ -499,8 +499,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             adminAuthenticated();
             return;
         }
-        pool = usher.pools().poolFor(databaseConfig, user);
-        pool.clientAttached();
+        pool = usher.pools().attach(databaseConfig, user);
         stats = pool.stats();
         mode = pool.settings().mode();
         if (authenticator.scramKeys() != null) {

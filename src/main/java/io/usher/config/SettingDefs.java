@@ -48,7 +48,7 @@ public final class SettingDefs {
             "scram_iterations", "unix_socket_mode",
             // timeouts
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
-            "server_fast_close");
+            "server_fast_close", "autodb_idle_timeout");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

@@ -375,9 +375,40 @@ public final class Pool {
         }
     }
 
-    /** A logged-in client now belongs to this pool (for SHOW POOLS). */
-    public void clientAttached() {
-        clients.incrementAndGet();
+    /**
+     * A logged-in client now belongs to this pool (for SHOW POOLS, and so that the pool is not
+     * dropped under it). False if the pool was closed meanwhile: the client must take a new one.
+     */
+    public boolean clientAttached() {
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            clients.incrementAndGet();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether no client belongs to the pool and it has no server connection (autodb_idle_timeout). */
+    public boolean isUnused() {
+        return clients.get() == 0 && locked(() -> all.isEmpty() && waiters.isEmpty());
+    }
+
+    /** Closes the pool if it is still unused (an unused pool made from the "*" entry is dropped). */
+    public boolean closeIfUnused() {
+        lock.lock();
+        try {
+            if (closed || clients.get() != 0 || !all.isEmpty() || !waiters.isEmpty()) {
+                return false;
+            }
+            closed = true;
+            return true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     public void clientDetached() {

@@ -73,7 +73,7 @@ class SettingDefsTest {
             "scram_iterations", "unix_socket_mode",
             // timeouts
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
-            "server_fast_close");
+            "server_fast_close", "autodb_idle_timeout");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

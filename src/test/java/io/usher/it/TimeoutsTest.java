@@ -22,7 +22,7 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * PgBouncer 1.25's timeouts: query_timeout, idle_transaction_timeout, transaction_timeout,
- * client_idle_timeout (global and per [users] entry) and server_fast_close. Exact errors are read with {@link WireClient}; "the server is closed" is what
+ * client_idle_timeout (global and per [users] entry), server_fast_close and autodb_idle_timeout. Exact errors are read with {@link WireClient}; "the server is closed" is what
  * PostgreSQL's pg_stat_activity says.
  */
 class TimeoutsTest {
@@ -329,6 +329,29 @@ class TimeoutsTest {
             u.usher().pools().poolsOf(APPDB).forEach(Pool::reconnect);
             Thread.sleep(500);
             assertThat(pid(c)).isEqualTo(server);
+        }
+    }
+
+    // ---- autodb_idle_timeout ----
+
+    // a database made from the "*" entry is dropped (pools and statistics) once unused for autodb_idle_timeout;
+    // databases of their own entries stay; a new client makes it again
+    @Test
+    void autodbIdleTimeoutDropsUnusedAutoDatabases() throws Exception {
+        try (UsherInstance u = trust().database("*", "host=127.0.0.1 port=" + pg.port())
+                .set("autodb_idle_timeout", 1).set("server_idle_timeout", 0.5).start()) {
+            try (WireClient c = login(u, "postgres"); WireClient d = login(u, APPDB)) {
+                query(c, "SELECT 1");
+                query(d, "SELECT 1");
+                Thread.sleep(2000); // a client connected keeps the auto-database
+                assertThat(u.usher().pools().poolsOf("postgres")).hasSize(1);
+            }
+            await().atMost(Duration.ofSeconds(6)).until(() -> u.usher().pools().poolsOf("postgres").isEmpty());
+            assertThat(u.usher().stats().all()).noneMatch(s -> s.database().equals("postgres"));
+            assertThat(u.usher().pools().poolsOf(APPDB)).hasSize(1);
+            try (WireClient again = login(u, "postgres")) {
+                assertThat(query(again, "SELECT current_database()")).isEqualTo("postgres");
+            }
         }
     }
 }
