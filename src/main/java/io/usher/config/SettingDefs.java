@@ -46,9 +46,9 @@ public final class SettingDefs {
             "query_wait_timeout", "client_login_timeout", "server_connect_timeout", "server_lifetime",
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
             "scram_iterations", "unix_socket_mode",
-            // timeouts
+            // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
-            "server_fast_close", "autodb_idle_timeout");
+            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

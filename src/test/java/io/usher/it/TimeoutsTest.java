@@ -5,12 +5,20 @@ import io.usher.testing.PostgresCluster;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static io.usher.it.Sql.one;
@@ -22,7 +30,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * PgBouncer 1.25's timeouts: query_timeout, idle_transaction_timeout, transaction_timeout,
- * client_idle_timeout (global and per [users] entry), server_fast_close and autodb_idle_timeout. Exact errors are read with {@link WireClient}; "the server is closed" is what
+ * client_idle_timeout (global and per [users] entry), server_fast_close, autodb_idle_timeout and
+ * cancel_wait_timeout. Exact errors are read with {@link WireClient}; "the server is closed" is what
  * PostgreSQL's pg_stat_activity says.
  */
 class TimeoutsTest {
@@ -351,6 +360,115 @@ class TimeoutsTest {
             assertThat(u.usher().pools().poolsOf(APPDB)).hasSize(1);
             try (WireClient again = login(u, "postgres")) {
                 assertThat(query(again, "SELECT current_database()")).isEqualTo("postgres");
+            }
+        }
+    }
+
+    // ---- cancel_wait_timeout ----
+
+    // Usher sends a cancel request at once; cancel_wait_timeout bounds how long its connection to the server
+    // may stay open. A proxy in front of PostgreSQL holds cancel connections open without answering.
+    @Test
+    void cancelWaitTimeoutClosesAStuckCancelConnection() throws Exception {
+        try (CancelHoldingProxy proxy = new CancelHoldingProxy(pg.port());
+             UsherInstance u = UsherInstance.builder(pg).set("cancel_wait_timeout", 1)
+                     .database(APPDB, "host=127.0.0.1 port=" + proxy.port() + " dbname=appdb").start();
+             Connection c = u.connect(MD5, APPDB)) {
+            Statement s = c.createStatement();
+            CompletableFuture<String> q = CompletableFuture.supplyAsync(() -> {
+                try (var rs = s.executeQuery("SELECT 'not cancelled' FROM pg_sleep(3)")) {
+                    rs.next();
+                    return rs.getString(1);
+                } catch (java.sql.SQLException e) {
+                    return e.getMessage();
+                }
+            });
+            Thread.sleep(500);
+            s.cancel();
+            await().atMost(Duration.ofSeconds(5)).until(() -> !proxy.heldMillis.isEmpty());
+            long held = proxy.heldMillis.get(0);
+            assertThat(held).as("ms the stuck cancel connection stayed open").isBetween(800L, 2500L);
+            assertThat(q.get(10, TimeUnit.SECONDS)).isEqualTo("not cancelled");
+        }
+    }
+
+    /** Forwards connections to PostgreSQL, except cancel requests: those it holds open, and times how long. */
+    private static final class CancelHoldingProxy implements AutoCloseable {
+        final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        final List<Long> heldMillis = new CopyOnWriteArrayList<>();
+        final List<Socket> sockets = new CopyOnWriteArrayList<>();
+        private final int pgPort;
+
+        CancelHoldingProxy(int pgPort) throws IOException {
+            this.pgPort = pgPort;
+            Thread t = new Thread(this::acceptLoop, "cancel-holding-proxy");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        private void acceptLoop() {
+            while (!listener.isClosed()) {
+                try {
+                    Socket s = listener.accept();
+                    sockets.add(s);
+                    Thread t = new Thread(() -> serve(s));
+                    t.setDaemon(true);
+                    t.start();
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        }
+
+        private void serve(Socket client) {
+            try {
+                InputStream in = client.getInputStream();
+                byte[] head = in.readNBytes(8);
+                ByteBuffer b = ByteBuffer.wrap(head);
+                if (head.length == 8 && b.getInt(0) == 16 && b.getInt(4) == 80877102) {
+                    long t0 = System.nanoTime();
+                    while (in.read() >= 0) {
+                        // hold it: read until Usher closes it
+                    }
+                    heldMillis.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
+                    return;
+                }
+                Socket server = new Socket(InetAddress.getLoopbackAddress(), pgPort);
+                sockets.add(server);
+                server.getOutputStream().write(head);
+                Thread up = new Thread(() -> pipe(in, server));
+                up.setDaemon(true);
+                up.start();
+                pipe(server.getInputStream(), client);
+            } catch (IOException e) {
+                // connection ended
+            }
+        }
+
+        private static void pipe(InputStream from, Socket to) {
+            try {
+                OutputStream out = to.getOutputStream();
+                byte[] buf = new byte[8192];
+                int n;
+                while ((n = from.read(buf)) >= 0) {
+                    out.write(buf, 0, n);
+                    out.flush();
+                }
+                to.shutdownOutput();
+            } catch (IOException e) {
+                // either side closed
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            listener.close();
+            for (Socket s : sockets) {
+                s.close();
             }
         }
     }
