@@ -116,7 +116,7 @@ class TimeoutsTest {
             long t0 = System.nanoTime();
             c.send(WireClient.query("SELECT pg_sleep(30)"));
             assertFatal(error(c), "57014", "query timeout");
-            assertThat(millisSince(t0)).isBetween(900L, 3000L);
+            assertThat(millisSince(t0)).isBetween(900L, 5000L);
             assertThat(c.closedWithin(2000)).isTrue();
             awaitBackendGone(server);
         }
@@ -161,7 +161,7 @@ class TimeoutsTest {
             long t0 = System.nanoTime();
             waiter.send(WireClient.query("SELECT 1"));
             assertFatal(error(waiter), "57014", "query_timeout");
-            assertThat(millisSince(t0)).isBetween(900L, 3000L);
+            assertThat(millisSince(t0)).isBetween(900L, 5000L);
             assertThat(waiter.closedWithin(2000)).isTrue();
             assertThat(pid(holder)).isEqualTo(server);
         }
@@ -184,7 +184,7 @@ class TimeoutsTest {
             int server = pid(c);
             long t0 = System.nanoTime();
             assertFatal(error(c), "25P03", "idle transaction timeout");
-            assertThat(millisSince(t0)).isBetween(800L, 3000L);
+            assertThat(millisSince(t0)).isBetween(800L, 5000L);
             assertThat(c.closedWithin(2000)).isTrue();
             awaitBackendGone(server);
         }
@@ -226,7 +226,7 @@ class TimeoutsTest {
             }
             assertThat(e).isNotNull();
             assertFatal(e, "25P04", "transaction timeout");
-            assertThat(millisSince(t0)).isBetween(800L, 3000L);
+            assertThat(millisSince(t0)).isBetween(800L, 5000L);
             assertThat(c.closedWithin(2000)).isTrue();
             awaitBackendGone(server);
             assertThat(one(other, "SELECT 'other user, still in its transaction'")).startsWith("other user");
@@ -387,7 +387,7 @@ class TimeoutsTest {
             s.cancel();
             await().atMost(Duration.ofSeconds(5)).until(() -> !proxy.heldMillis.isEmpty());
             long held = proxy.heldMillis.get(0);
-            assertThat(held).as("ms the stuck cancel connection stayed open").isBetween(800L, 2500L);
+            assertThat(held).as("ms the stuck cancel connection stayed open").isBetween(800L, 4000L);
             assertThat(q.get(10, TimeUnit.SECONDS)).isEqualTo("not cancelled");
         }
     }
