@@ -310,7 +310,11 @@ public final class Usher implements AutoCloseable {
         }
     }
 
-    /** Opens a short connection to the server's address and sends its CancelRequest. */
+    /**
+     * Opens a short connection to the server's address and sends its CancelRequest. Usher sends a
+     * cancel at once (nothing waits for a pool slot), so cancel_wait_timeout bounds the whole attempt:
+     * the connect, and the wait for PostgreSQL to close the connection after the request.
+     */
     public void sendCancel(ServerConnection s) {
         SocketAddress address = s.remoteAddress();
         if (address == null) {
@@ -318,19 +322,35 @@ public final class Usher implements AutoCloseable {
         }
         int pid = s.backendPid();
         int key = s.backendKey();
-        new Bootstrap().group(s.eventLoop())
+        long limitMillis = config.settings().getDuration("cancel_wait_timeout").toMillis();
+        long started = System.nanoTime();
+        Bootstrap b = new Bootstrap().group(s.eventLoop())
                 .channel(address instanceof DomainSocketAddress ? Transport.domainSocketChannel() : Transport.socketChannel())
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         // nothing to read: PostgreSQL closes the connection after a cancel request
                     }
-                })
-                .connect(address).addListener((ChannelFutureListener) f -> {
-                    if (f.isSuccess()) {
-                        f.channel().writeAndFlush(Messages.cancelRequest(pid, key));
-                    }
                 });
+        if (limitMillis > 0) {
+            b.option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, limitMillis));
+        }
+        b.connect(address).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                log.warn("S: {} cancel request for pid={} not sent: {}", s.describe(), pid,
+                        f.cause() instanceof io.netty.channel.ConnectTimeoutException ? "cancel_wait_timeout" : f.cause().toString());
+                return;
+            }
+            Channel ch = f.channel();
+            ch.writeAndFlush(Messages.cancelRequest(pid, key));
+            if (limitMillis > 0) {
+                ScheduledFuture<?> limit = ch.eventLoop().schedule(() -> {
+                    log.warn("S: {} cancel connection for pid={} closing because: cancel_wait_timeout", s.describe(), pid);
+                    ch.close();
+                }, Math.max(0, TimeUnit.MILLISECONDS.toNanos(limitMillis) - (System.nanoTime() - started)), TimeUnit.NANOSECONDS);
+                ch.closeFuture().addListener(c -> limit.cancel(false));
+            }
+        });
     }
 
     private static long cancelKeyOf(int pid, int key) {
@@ -355,6 +375,7 @@ public final class Usher implements AutoCloseable {
         }
         config = next;
         pools.reconfigure(next);
+        clients.forEach(ClientConnection::settingsChanged);
         log.info("RELOAD: configuration reloaded from {}", next.file());
         return null;
     }
@@ -376,6 +397,7 @@ public final class Usher implements AutoCloseable {
             UsherConfig next = config.withSetting(key, value);
             config = next;
             pools.reconfigure(next);
+            clients.forEach(ClientConnection::settingsChanged);
             log.info("SET {} = {}", key, value);
             return null;
         } catch (io.usher.config.ConfigException e) {

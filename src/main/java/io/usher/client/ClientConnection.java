@@ -17,6 +17,7 @@ import io.usher.config.Settings;
 import io.usher.config.UsherConfig;
 import io.usher.pool.ParameterSet;
 import io.usher.pool.Pool;
+import io.usher.pool.PoolSettings;
 import io.usher.pool.ServerRequest;
 import io.usher.protocol.MessageScanner;
 import io.usher.protocol.MessageType;
@@ -36,6 +37,7 @@ import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One client connection: startup, authentication, then the data path. While the client has a
@@ -99,7 +101,22 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private long waitStart;                  // nanoTime the client started waiting for a server
     private final long connectedNanos = System.nanoTime();
     private final long connectedMillis = System.currentTimeMillis();
-    private long lastRequestMillis = connectedMillis;
+    /** nanoTime of the client's last read (PgBouncer's request_time: query_timeout and client_idle_timeout count from it). */
+    private long lastRequestNanos = connectedNanos;
+
+    // ---- timeouts of a logged-in client (query, idle transaction, transaction, client idle) ----
+    // One timer at most per client, armed for the earliest moment a timeout could strike. When it
+    // fires it looks at the state of the moment: it acts, or arms itself for the next deadline (the
+    // client sent something since, so the deadline moved). No timer while no timeout applies.
+    /** nanoTime the last ReadyForQuery left the linked server idle in a transaction. */
+    private long idleTxSince;
+    private io.netty.util.concurrent.ScheduledFuture<?> timeoutTimer;
+    private long timerDeadline;
+    private final Runnable timeoutCheck = this::onTimeoutTimer;
+    /** client_idle_timeout of this client's user (or the global one), in nanos; 0 = off. */
+    private long clientIdleTimeoutNanos;
+    /** server_fast_close: the linked server to close with this client as soon as its transaction ends. */
+    private ServerConnection closeWhenClean;
 
     public ClientConnection(Usher usher) {
         this.usher = usher;
@@ -179,6 +196,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         phase = Phase.CLOSED;
+        if (timeoutTimer != null) {
+            timeoutTimer.cancel(false);
+            timeoutTimer = null;
+        }
         if (inbound != null) {
             inbound.release();
             inbound = null;
@@ -478,8 +499,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             adminAuthenticated();
             return;
         }
-        pool = usher.pools().poolFor(databaseConfig, user);
-        pool.clientAttached();
+        pool = usher.pools().attach(databaseConfig, user);
         stats = pool.stats();
         mode = pool.settings().mode();
         if (authenticator.scramKeys() != null) {
@@ -535,13 +555,15 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (settings.getBool("log_connections")) {
             log.info("C: {}/{}@{} login successful", database, user, remote());
         }
+        clientIdleTimeoutNanos = clientIdleTimeout(usher.config(), user);
+        scheduleTimeouts();
     }
 
     // ---- client -> server ----
 
     private void fromClient(ByteBuf buf) throws ProtocolException {
         stats.received(buf.readableBytes());
-        lastRequestMillis = System.currentTimeMillis();
+        lastRequestNanos = System.nanoTime();
         int stop;
         try {
             stop = scanner.scan(buf, clientSide);
@@ -570,6 +592,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             throw new ProtocolException("unexpected data");
         }
         forward(buf);
+        if (server != null && pool.settings().hasServerTimeouts()) {
+            // a query or transaction may have begun on the linked server (session mode keeps it linked)
+            scheduleTimeouts();
+        }
     }
 
     private void forward(ByteBuf buf) {
@@ -611,7 +637,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 case MessageType.SYNC:
                 case MessageType.FUNCTION_CALL:
                     if (expectedReady++ == 0) {
-                        queryStart = System.nanoTime();
+                        queryStart = lastRequestNanos;
                         if (transactionStart == 0) {
                             transactionStart = queryStart;
                         }
@@ -751,6 +777,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (!any) {
             maybeRelease(s);
         }
+        scheduleTimeouts();
     }
 
     @Override
@@ -770,6 +797,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         serverSide.cutAt = -1;
         serverSide.releasable = false;
+        serverSide.sawReady = false;
         try {
             s.scanner().scan(data, serverSide);
         } catch (ProtocolException e) {
@@ -802,6 +830,16 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             }
             maybeRelease(s);
         }
+        if (serverSide.sawReady && s == server) {
+            if (closeWhenClean == s && isClean(s)) {
+                if (!flush) {
+                    channel.flush();
+                }
+                fastClose(s);
+            } else if (idleTxSince != 0) {
+                scheduleTimeouts(); // idle in transaction from now on
+            }
+        }
     }
 
     @Override
@@ -831,6 +869,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private final class ServerSide implements MessageScanner.Listener {
         int cutAt;
         boolean releasable;
+        boolean sawReady;
 
         @Override
         public boolean onHeader(byte type, int payloadLength, int start) {
@@ -859,7 +898,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             if (expectedReady > 0) {
                 expectedReady--;
             }
-            countQuery(status);
+            long now = countQuery(status);
+            // idle_transaction_timeout counts from the ReadyForQuery that left the transaction idle
+            idleTxSince = status != 'I' && expectedReady == 0 ? now : 0;
+            sawReady = true;
             if (mode == PoolMode.STATEMENT && status != 'I') {
                 cutAt = start >= 0 ? start : 0;
                 return false;
@@ -873,8 +915,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
     }
 
-    /** PgBouncer's counting: a query per ReadyForQuery, a transaction each time the status is back to idle. */
-    private void countQuery(byte status) {
+    /** PgBouncer's counting: a query per ReadyForQuery, a transaction each time the status is back to idle. Returns now. */
+    private long countQuery(byte status) {
         long now = System.nanoTime();
         if (queryStart != 0) {
             stats.queryDone(now - queryStart);
@@ -884,6 +926,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             stats.transactionDone(now - transactionStart);
             transactionStart = expectedReady > 0 ? now : 0;
         }
+        return now;
     }
 
     // ---- giving the server back ----
@@ -901,10 +944,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void maybeRelease(ServerConnection s) {
         if (s == server && canRelease(s)) {
             server = null;
+            closeWhenClean = null;
             s.detach();
             returnToPool(s, false);
             if (!pending.isEmpty() && phase == Phase.READY) {
                 requestServer();
+            } else {
+                scheduleTimeouts(); // client_idle_timeout counts from now on
             }
         }
     }
@@ -926,6 +972,156 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 pool.release(s);
             }
         });
+    }
+
+    // ---- timeouts ----
+
+    /** client_idle_timeout for a client user: its [users] value when above 0, else the global one. */
+    private static long clientIdleTimeout(UsherConfig config, String user) {
+        io.usher.config.UserConfig uc = config.users().get(user);
+        if (uc != null && uc.clientIdleTimeout() != null && uc.clientIdleTimeout().toNanos() > 0) {
+            return uc.clientIdleTimeout().toNanos();
+        }
+        return config.settings().getDuration("client_idle_timeout").toNanos();
+    }
+
+    /** RELOAD or SET changed the settings: timeouts of this client are looked at again. Any thread. */
+    public void settingsChanged() {
+        loop.execute(() -> {
+            if (phase == Phase.READY) {
+                clientIdleTimeoutNanos = clientIdleTimeout(usher.config(), user);
+                scheduleTimeouts();
+            }
+        });
+    }
+
+    /** Arms the timer for the earliest timeout of the present state, if any applies. */
+    private void scheduleTimeouts() {
+        long deadline = checkTimeouts(System.nanoTime(), false);
+        if (deadline != 0) {
+            armTimeout(deadline);
+        }
+    }
+
+    private void armTimeout(long deadline) {
+        if (timeoutTimer != null) {
+            if (deadline - timerDeadline >= 0) {
+                return; // it fires earlier and looks again
+            }
+            timeoutTimer.cancel(false);
+        }
+        timerDeadline = deadline;
+        timeoutTimer = loop.schedule(timeoutCheck, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+
+    private void onTimeoutTimer() {
+        timeoutTimer = null;
+        long next = checkTimeouts(System.nanoTime(), true);
+        if (next != 0) {
+            armTimeout(next);
+        }
+    }
+
+    /**
+     * PgBouncer 1.25's timeouts of a logged-in client, in its order. With {@code enforce}, the first
+     * that has passed disconnects the client (and its server). Returns the earliest deadline still
+     * ahead (nanoTime), or 0 when none applies.
+     * <ul>
+     * <li>A linked server that is not idle-ready (a query in flight or a transaction open):
+     * query_timeout counts from the client's last request (so, as in PgBouncer 1.25, it also ends a
+     * transaction left idle that long), idle_transaction_timeout from the ReadyForQuery that left the
+     * transaction idle, transaction_timeout from the start of the transaction (or of the query).</li>
+     * <li>No server and not waiting for one: client_idle_timeout, from the client's last request.</li>
+     * </ul>
+     */
+    private long checkTimeouts(long now, boolean enforce) {
+        if (phase != Phase.READY) {
+            return 0;
+        }
+        ServerConnection s = server;
+        if (s != null) {
+            PoolSettings ps = pool.settings();
+            if (!ps.hasServerTimeouts() || isClean(s)) {
+                return 0;
+            }
+            long next = 0;
+            if (ps.queryTimeoutNanos() > 0) {
+                long d = lastRequestNanos + ps.queryTimeoutNanos();
+                if (enforce && now - d >= 0) {
+                    serverTimedOut(s, SqlState.QUERY_CANCELED, "query timeout");
+                    return 0;
+                }
+                next = d;
+            }
+            if (ps.idleTransactionTimeoutNanos() > 0 && idleTxSince != 0 && expectedReady == 0 && !unsynced
+                    && s.transactionStatus() != 'I') {
+                long d = idleTxSince + ps.idleTransactionTimeoutNanos();
+                if (enforce && now - d >= 0) {
+                    serverTimedOut(s, SqlState.IDLE_IN_TRANSACTION_SESSION_TIMEOUT, "idle transaction timeout");
+                    return 0;
+                }
+                next = earliest(next, d);
+            }
+            if (ps.transactionTimeoutNanos() > 0 && transactionStart != 0) {
+                long d = transactionStart + ps.transactionTimeoutNanos();
+                if (enforce && now - d >= 0) {
+                    serverTimedOut(s, SqlState.TRANSACTION_TIMEOUT, "transaction timeout");
+                    return 0;
+                }
+                next = earliest(next, d);
+            }
+            return next;
+        }
+        if (!waiting && clientIdleTimeoutNanos > 0) {
+            long d = lastRequestNanos + clientIdleTimeoutNanos;
+            if (enforce && now - d >= 0) {
+                fatal(PgError.fatal(SqlState.IDLE_SESSION_TIMEOUT, "client_idle_timeout"));
+                return 0;
+            }
+            return d;
+        }
+        return 0;
+    }
+
+    private static long earliest(long a, long b) {
+        return a == 0 || b - a < 0 ? b : a;
+    }
+
+    /**
+     * As PgBouncer's disconnect_server for a linked server: the server is closed and the client gets
+     * the reason and is disconnected. A query still running is also cancelled, so that PostgreSQL
+     * stops it now rather than when it next writes to the closed socket.
+     */
+    private void serverTimedOut(ServerConnection s, String sqlState, String reason) {
+        server = null;
+        closeWhenClean = null;
+        s.detach();
+        if (expectedReady > 0) {
+            usher.sendCancel(s);
+        }
+        s.close(reason);
+        fatal(PgError.fatal(sqlState, reason));
+    }
+
+    @Override
+    public void onServerStale(ServerConnection s) {
+        if (s != server || phase != Phase.READY) {
+            return;
+        }
+        if (isClean(s)) {
+            fastClose(s);
+        } else {
+            closeWhenClean = s; // at the end of the transaction (see onServerData)
+        }
+    }
+
+    /** server_fast_close: the server goes now, and its client with it, so the client knows its session ended. */
+    private void fastClose(ServerConnection s) {
+        server = null;
+        closeWhenClean = null;
+        s.detach();
+        s.close("database configuration changed");
+        fatal(PgError.fatal(SqlState.ADMIN_SHUTDOWN, "database configuration changed"));
     }
 
     // ---- ending ----
@@ -984,8 +1180,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         ParameterSet p = wanted;
         String app = p == null ? "" : p.values().getOrDefault("application_name", "");
         Phase ph = phase;
+        long requestMillis = connectedMillis + (lastRequestNanos - connectedNanos) / 1_000_000L;
         return new ConsoleView(user, database, state, channel.remoteAddress(), channel.localAddress(), connectedMillis,
-                lastRequestMillis, w, s, app, ph == Phase.READY || ph == Phase.LOGIN_WAIT || ph == Phase.ADMIN);
+                requestMillis, w, s, app, ph == Phase.READY || ph == Phase.LOGIN_WAIT || ph == Phase.ADMIN);
     }
 
     /** The database this client logged in to (null before the startup packet). */

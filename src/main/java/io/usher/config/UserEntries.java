@@ -19,6 +19,7 @@ final class UserEntries {
         Integer reservePoolSize = null;
         Duration queryTimeout = null;
         Duration idleTransactionTimeout = null;
+        Duration transactionTimeout = null;
         Duration clientIdleTimeout = null;
 
         for (Map.Entry<String, String> pair : pairs.entrySet()) {
@@ -33,12 +34,11 @@ final class UserEntries {
                 case "query_timeout" -> queryTimeout = v.wholeSeconds(key, value);
                 case "idle_transaction_timeout" -> idleTransactionTimeout = v.wholeSeconds(key, value);
                 case "client_idle_timeout" -> clientIdleTimeout = v.wholeSeconds(key, value);
-                // Accepted by PgBouncer 1.25; UserConfig has no field for it, callers read raw().
-                case "transaction_timeout" -> v.wholeSeconds(key, value);
+                case "transaction_timeout" -> transactionTimeout = v.wholeSeconds(key, value);
                 default -> throw v.error("unrecognized user parameter: " + key);
             }
         }
         return new UserConfig(name, poolMode, maxUserConnections, maxUserClientConnections, poolSize,
-                reservePoolSize, queryTimeout, idleTransactionTimeout, clientIdleTimeout, pairs);
+                reservePoolSize, queryTimeout, idleTransactionTimeout, transactionTimeout, clientIdleTimeout, pairs);
     }
 }

@@ -293,13 +293,20 @@ public final class Pool {
         try {
             for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
                 Waiter w = it.next();
+                PgError e = null;
                 if (!w.request.isActive()) {
                     it.remove();
+                } else if (settings.waitingQueryTimeoutNanos() > 0 && now - w.since > settings.waitingQueryTimeoutNanos()) {
+                    // as PgBouncer: the global query_timeout also ends a wait for a server, before query_wait_timeout
+                    e = PgError.fatal(SqlState.QUERY_CANCELED, "query_timeout");
                 } else if (settings.queryWaitTimeoutNanos() > 0 && now - w.since > settings.queryWaitTimeoutNanos()) {
+                    e = PgError.fatal(SqlState.CONNECTION_FAILURE, "query_wait_timeout");
+                }
+                if (e != null) {
                     it.remove();
                     ServerRequest r = w.request;
-                    PgError e = PgError.fatal(SqlState.CONNECTION_FAILURE, "query_wait_timeout");
-                    after.add(() -> r.eventLoop().execute(() -> r.serverUnavailable(e)));
+                    PgError error = e;
+                    after.add(() -> r.eventLoop().execute(() -> r.serverUnavailable(error)));
                 }
             }
             for (Iterator<ServerConnection> it = idle.iterator(); it.hasNext(); ) {
@@ -309,6 +316,18 @@ public final class Pool {
                         || (surplus && settings.serverIdleTimeoutNanos() > 0 && s.idleNanos(now) > settings.serverIdleTimeoutNanos())) {
                     it.remove();
                     retire.add(s);
+                }
+            }
+            if (settings.serverFastClose()) {
+                // servers from before a RECONNECT or RELOAD that clients still hold (session mode): their
+                // clients close them as soon as their transaction is over
+                for (ServerConnection s : all) {
+                    if (s.endpoint() != endpoint && s.state() == ServerConnection.State.ACTIVE && s.markStaleNotified()) {
+                        io.usher.server.ServerOwner o = s.owner();
+                        if (o != null) {
+                            after.add(() -> o.eventLoop().execute(() -> o.onServerStale(s)));
+                        }
+                    }
                 }
             }
             if (!waiters.isEmpty()) {
@@ -358,9 +377,40 @@ public final class Pool {
         }
     }
 
-    /** A logged-in client now belongs to this pool (for SHOW POOLS). */
-    public void clientAttached() {
-        clients.incrementAndGet();
+    /**
+     * A logged-in client now belongs to this pool (for SHOW POOLS, and so that the pool is not
+     * dropped under it). False if the pool was closed meanwhile: the client must take a new one.
+     */
+    public boolean clientAttached() {
+        lock.lock();
+        try {
+            if (closed) {
+                return false;
+            }
+            clients.incrementAndGet();
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Whether no client belongs to the pool and it has no server connection (autodb_idle_timeout). */
+    public boolean isUnused() {
+        return clients.get() == 0 && locked(() -> all.isEmpty() && waiters.isEmpty());
+    }
+
+    /** Closes the pool if it is still unused (an unused pool made from the "*" entry is dropped). */
+    public boolean closeIfUnused() {
+        lock.lock();
+        try {
+            if (closed || clients.get() != 0 || !all.isEmpty() || !waiters.isEmpty()) {
+                return false;
+            }
+            closed = true;
+            return true;
+        } finally {
+            lock.unlock();
+        }
     }
 
     public void clientDetached() {

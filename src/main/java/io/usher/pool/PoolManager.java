@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * user (max_db_connections, max_user_connections).
  */
 public final class PoolManager implements Pool.Evictor {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PoolManager.class);
     private volatile UsherConfig config;
     private final Map<PoolKey, Pool> pools = new ConcurrentHashMap<>();
     private final Map<String, Counter> databaseCounts = new ConcurrentHashMap<>();
@@ -52,6 +53,20 @@ public final class PoolManager implements Pool.Evictor {
     public Pool poolFor(DatabaseConfig db, String clientUser) {
         String user = serverUser(db, clientUser);
         return pools.computeIfAbsent(new PoolKey(db.name(), user), k -> createPool(k, db, user));
+    }
+
+    /**
+     * The pool for a client that has logged in, with the client counted in it. A pool that was
+     * dropped meanwhile (autodb_idle_timeout) is replaced by a new one.
+     */
+    public Pool attach(DatabaseConfig db, String clientUser) {
+        while (true) {
+            Pool p = poolFor(db, clientUser);
+            if (p.clientAttached()) {
+                return p;
+            }
+            pools.remove(p.key(), p);
+        }
     }
 
     private Pool createPool(PoolKey key, DatabaseConfig db, String user) {
@@ -242,6 +257,62 @@ public final class PoolManager implements Pool.Evictor {
     public void maintain(EventLoop loop) {
         for (Pool p : pools.values()) {
             p.maintain(loop);
+        }
+        dropIdleAutodatabases();
+    }
+
+    /** Databases made from the "*" entry: nanoTime since when all their pools are unused (absent = in use). */
+    private final Map<String, Long> autodbIdleSince = new java.util.HashMap<>();
+
+    /**
+     * autodb_idle_timeout, as PgBouncer: a database made from the "*" entry whose pools have had no
+     * client and no server connection for this long is dropped, pools and statistics. Runs on the
+     * janitor only.
+     */
+    private void dropIdleAutodatabases() {
+        UsherConfig c = config;
+        long timeout = c.databases().containsKey(DatabaseConfig.FALLBACK)
+                ? c.settings().getDuration("autodb_idle_timeout").toNanos() : 0;
+        if (timeout <= 0) {
+            autodbIdleSince.clear();
+            return;
+        }
+        Map<String, Boolean> unused = new java.util.HashMap<>();
+        for (Pool p : pools.values()) {
+            String db = p.key().database();
+            if (!c.databases().containsKey(db) && !isPaused(db)) {
+                unused.merge(db, p.isUnused(), Boolean::logicalAnd);
+            }
+        }
+        autodbIdleSince.keySet().retainAll(unused.keySet());
+        long now = System.nanoTime();
+        for (Map.Entry<String, Boolean> e : unused.entrySet()) {
+            String db = e.getKey();
+            if (!e.getValue()) {
+                autodbIdleSince.remove(db);
+                continue;
+            }
+            Long since = autodbIdleSince.putIfAbsent(db, now);
+            if (since != null && now - since > timeout) {
+                dropDatabase(db);
+            }
+        }
+    }
+
+    private void dropDatabase(String database) {
+        boolean all = true;
+        for (Pool p : poolsOf(database)) {
+            if (p.closeIfUnused()) {
+                pools.remove(p.key(), p);
+            } else {
+                all = false; // a client came meanwhile
+            }
+        }
+        autodbIdleSince.remove(database);
+        if (all) {
+            stats.forget(database);
+            poolsOf(database).forEach(p -> stats.keep(p.stats())); // a client just made a new one
+            log.info("dropping database '{}' as it does not exist anymore or inactive auto-database", database);
         }
     }
 

@@ -10,12 +10,19 @@ import java.time.Duration;
 /**
  * The settings one pool runs with, resolved from [pgbouncer], its [databases] entry and its
  * [users] entry with PgBouncer's precedence (user over database over global).
+ *
+ * <p>The timeouts of linked servers ({@code queryTimeoutNanos}, {@code idleTransactionTimeoutNanos},
+ * {@code transactionTimeoutNanos}) are those of the pool's user, the user its servers log in as, as in
+ * PgBouncer (a [users] value above 0 wins over the global one). {@code waitingQueryTimeoutNanos} is
+ * the global query_timeout alone: PgBouncer applies only that one to clients still waiting for a server.
  */
 public record PoolSettings(PoolMode mode, int poolSize, int minPoolSize, int reservePoolSize,
                            long reserveTimeoutNanos, int maxDbConnections, int maxUserConnections,
                            String resetQuery, boolean resetQueryAlways, String checkQuery, long checkDelayNanos,
                            long serverLifetimeNanos, long serverIdleTimeoutNanos, long loginRetryNanos,
-                           int connectTimeoutMillis, long queryWaitTimeoutNanos, String connectQuery) {
+                           int connectTimeoutMillis, long queryWaitTimeoutNanos, String connectQuery,
+                           long queryTimeoutNanos, long idleTransactionTimeoutNanos, long transactionTimeoutNanos,
+                           long waitingQueryTimeoutNanos, boolean serverFastClose) {
 
     public static PoolSettings resolve(Settings g, DatabaseConfig db, UserConfig user) {
         PoolMode mode = user != null && user.poolMode() != null ? user.poolMode()
@@ -35,7 +42,21 @@ public record PoolSettings(PoolMode mode, int poolSize, int minPoolSize, int res
                 g.getDuration("server_login_retry").toNanos(),
                 (int) Math.min(Integer.MAX_VALUE, g.getDuration("server_connect_timeout").toMillis()),
                 g.getDuration("query_wait_timeout").toNanos(),
-                db.connectQuery() == null ? "" : db.connectQuery());
+                db.connectQuery() == null ? "" : db.connectQuery(),
+                userOrGlobal(user == null ? null : user.queryTimeout(), g.getDuration("query_timeout")),
+                userOrGlobal(user == null ? null : user.idleTransactionTimeout(), g.getDuration("idle_transaction_timeout")),
+                userOrGlobal(user == null ? null : user.transactionTimeout(), g.getDuration("transaction_timeout")),
+                g.getDuration("query_timeout").toNanos(), g.getBool("server_fast_close"));
+    }
+
+    /** A [users] timeout overrides the global one only when above 0 (PgBouncer treats 0 as not set). */
+    private static long userOrGlobal(Duration user, Duration global) {
+        return user != null && !user.isZero() && !user.isNegative() ? user.toNanos() : global.toNanos();
+    }
+
+    /** Whether any timeout applies to this pool's linked servers (query, idle transaction, transaction). */
+    public boolean hasServerTimeouts() {
+        return queryTimeoutNanos > 0 || idleTransactionTimeoutNanos > 0 || transactionTimeoutNanos > 0;
     }
 
     /** PgBouncer 1.25: "&lt;empty&gt;" (the default) sends an empty query; an empty value turns checks off (null). */

@@ -83,6 +83,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     /** The endpoint this connection was opened for (RELOAD may give the pool a new one). */
     private final ServerEndpoint endpoint;
+    /** server_fast_close: its owner was told that this server is stale. Under the pool's lock. */
+    private boolean staleNotified;
 
     // ---- connect attempts (on this loop) ----
     private List<String> hostList = List.of();
@@ -108,6 +110,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     public ServerEndpoint endpoint() {
         return endpoint;
+    }
+
+    /** True the first time only: whether the owner is now to be told that this server is stale. Under the pool's lock. */
+    public boolean markStaleNotified() {
+        if (staleNotified) {
+            return false;
+        }
+        staleNotified = true;
+        return true;
     }
 
     // ---- lifecycle ----

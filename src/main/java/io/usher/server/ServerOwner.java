@@ -21,4 +21,11 @@ public interface ServerOwner {
 
     /** The server's socket became writable or not (backpressure for the client's reads). */
     void onServerWritabilityChanged(ServerConnection server, boolean writable);
+
+    /**
+     * server_fast_close: the pool's database entry changed under this linked server (RECONNECT, or
+     * a RELOAD that changed the connection settings); it is to be closed as soon as its transaction
+     * ends, with its client, instead of at the end of the session. Called on the owner's loop.
+     */
+    void onServerStale(ServerConnection server);
 }

@@ -18,6 +18,16 @@ public final class StatsRegistry {
         return byDatabase.computeIfAbsent(database, DatabaseStats::new);
     }
 
+    /** Drops a database's statistics (an auto-database dropped after autodb_idle_timeout, as in PgBouncer). */
+    public void forget(String database) {
+        byDatabase.remove(database);
+    }
+
+    /** Puts back the statistics a pool still uses (a pool made while its database was being dropped). */
+    public void keep(DatabaseStats stats) {
+        byDatabase.putIfAbsent(stats.database(), stats);
+    }
+
     public Collection<DatabaseStats> all() {
         return byDatabase.values();
     }

@@ -72,7 +72,10 @@ class SettingDefsTest {
             "server_idle_timeout", "listen_backlog", "tcp_keepalive", "so_reuseport",
             "scram_iterations", "unix_socket_mode", "unix_socket_group", "tcp_keepcnt", "tcp_keepidle",
             "tcp_keepintvl", "tcp_user_timeout", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl",
-            "admin_users", "stats_users", "stats_period", "log_stats");
+            "admin_users", "stats_users", "stats_period", "log_stats",
+            // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
+            "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
+            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

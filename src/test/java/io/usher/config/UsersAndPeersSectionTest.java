@@ -27,6 +27,7 @@ class UsersAndPeersSectionTest {
         assertThat(u.reservePoolSize()).isEqualTo(2);
         assertThat(u.queryTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(u.idleTransactionTimeout()).isEqualTo(Duration.ofMinutes(1));
+        assertThat(u.transactionTimeout()).isEqualTo(Duration.ofMinutes(2));
         assertThat(u.clientIdleTimeout()).isEqualTo(Duration.ofHours(1));
         assertThat(u.raw()).containsEntry("transaction_timeout", "120").hasSize(9);
     }
@@ -38,6 +39,7 @@ class UsersAndPeersSectionTest {
         assertThat(u.maxUserConnections()).isNull();
         assertThat(u.poolSize()).isNull();
         assertThat(u.queryTimeout()).isNull();
+        assertThat(u.transactionTimeout()).isNull();
         assertThat(u.clientIdleTimeout()).isNull();
     }
 
