@@ -59,6 +59,7 @@ public final class Usher implements AutoCloseable {
     private final Transport transport;
     private final PoolManager pools;
     private final StatsRegistry stats = new StatsRegistry();
+    private final io.usher.prepared.StatementRegistry statementRegistry = new io.usher.prepared.StatementRegistry();
     private final TrackedParameters trackedParameters;
     private final List<Channel> listeners = new ArrayList<>();
     private final List<Channel> httpListeners = new ArrayList<>();
@@ -219,6 +220,8 @@ public final class Usher implements AutoCloseable {
     public UsherConfig config() { return config; }
     public PoolManager pools() { return pools; }
     public StatsRegistry stats() { return stats; }
+    /** Statements clients prepared (max_prepared_statements), shared by name on the servers. */
+    public io.usher.prepared.StatementRegistry statementRegistry() { return statementRegistry; }
     public TrackedParameters trackedParameters() { return trackedParameters; }
 
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */

@@ -155,9 +155,8 @@ final class ShowCommands {
     }
 
     private static Object[] figures(DatabaseStats.Totals t) {
-        // client parses, server parses and binds stay 0 until protocol-level prepared statements exist
         return new Object[] {t.serverAssignments(), t.transactions(), t.queries(), t.received(), t.sent(),
-                t.transactionMicros(), t.queryMicros(), t.waitMicros(), 0, 0, 0};
+                t.transactionMicros(), t.queryMicros(), t.waitMicros(), t.clientParses(), t.serverParses(), t.binds()};
     }
 
     private static final List<String> FIGURES = List.of("server_assignment_count", "xact_count", "query_count",
@@ -261,7 +260,8 @@ final class ShowCommands {
             long waitUs = v.waitNanos() / 1000;
             r.row("C", v.user(), v.database(), "none", v.state(), host(v.remote()), port(v.remote()), host(v.local()),
                     port(v.local()), time(v.connectedMillis()), time(v.requestMillis()), waitUs / 1_000_000,
-                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, "", v.applicationName(), 0, c.cancelPid());
+                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, "", v.applicationName(),
+                    c.preparedStatementCount(), c.cancelPid());
         }
     }
 
@@ -294,7 +294,7 @@ final class ShowCommands {
                 r.row("S", p.key().user(), p.key().database(), "none", state, host(ch.remoteAddress()),
                         port(ch.remoteAddress()), host(ch.localAddress()), port(ch.localAddress()),
                         time(s.createdMillis()), time(lastUse), 0, 0, s.endpoint() != p.endpoint() ? 1 : 0,
-                        ptr(s), ptr(owner), s.backendPid(), "", app, 0, s.backendPid());
+                        ptr(s), ptr(owner), s.backendPid(), "", app, s.preparedStatementCount(), s.backendPid());
             }
         }
     }

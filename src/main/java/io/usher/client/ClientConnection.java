@@ -83,6 +83,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private String countedDatabase;          // set once counted per database and user
     private String countedUser;
 
+    /** Named prepared statements (transaction/statement pooling with max_prepared_statements), or null. */
+    private io.usher.prepared.StatementTracker tracker;
+    /** With a tracker: the start of a server message header cut by a read, not yet sent to the client. */
+    private ByteBuf heldServerHeader;
+
     /** The linked server; volatile only so that cancel requests from other loops can read it. */
     private volatile ServerConnection server;
     private boolean waiting;
@@ -223,6 +228,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 }
                 s.close("client disconnect while server was not ready");
             }
+        }
+        if (tracker != null) {
+            tracker.close();
+        }
+        if (heldServerHeader != null) {
+            heldServerHeader.release();
+            heldServerHeader = null;
         }
         if (counted) {
             counted = false;
@@ -502,6 +514,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         pool = usher.pools().attach(databaseConfig, user);
         stats = pool.stats();
         mode = pool.settings().mode();
+        int maxPrepared = settings.getInt("max_prepared_statements");
+        if (mode != PoolMode.SESSION && maxPrepared > 0) {
+            tracker = new io.usher.prepared.StatementTracker(usher.statementRegistry(), channel.alloc(), stats,
+                    settings.getInt("max_packet_size"), maxPrepared);
+        }
         if (authenticator.scramKeys() != null) {
             pool.endpoint().credentials().rememberScramKeys(authenticator.scramKeys());
         }
@@ -601,8 +618,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void forward(ByteBuf buf) {
         ServerConnection s = server;
         if (s != null && pending.isEmpty()) {
-            s.channel().write(buf);
-            flushServer = true;
+            if (sendToServer(s, buf)) {
+                flushServer = true;
+            }
             return;
         }
         pending.add(buf);
@@ -765,7 +783,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         boolean any = false;
         ByteBuf b;
         while ((b = pending.poll()) != null) {
-            s.channel().write(b);
+            if (!sendToServer(s, b)) {
+                return;
+            }
             any = true;
         }
         pendingBytes = 0;
@@ -778,6 +798,33 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             maybeRelease(s);
         }
         scheduleTimeouts();
+    }
+
+    /**
+     * Writes client bytes to its server (no flush): as they are, or through the statement tracker.
+     * False if the client was closed for a malformed message.
+     */
+    private boolean sendToServer(ServerConnection s, ByteBuf buf) {
+        if (tracker == null) {
+            s.channel().write(buf);
+            return true;
+        }
+        try {
+            tracker.toServer(buf, s.statements(usher.statementRegistry()), s.channel(), channel);
+        } catch (ProtocolException e) {
+            server = null;
+            s.detach();
+            s.close("malformed message from client");
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+            return false;
+        }
+        if (tracker.fakesDue() && heldServerHeader == null && s.scanner().atBoundary()) {
+            tracker.emitDueFakes(channel); // answers of Usher's own with nothing outstanding before them
+        }
+        if (tracker.clientFlushNeeded()) {
+            channel.flush();
+        }
+        return true;
     }
 
     @Override
@@ -798,9 +845,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         serverSide.cutAt = -1;
         serverSide.releasable = false;
         serverSide.sawReady = false;
+        serverSide.chunk = data;
+        serverSide.segmentStart = data.readerIndex();
         try {
             s.scanner().scan(data, serverSide);
         } catch (ProtocolException e) {
+            serverSide.chunk = null;
             data.release();
             log.warn("S: {} protocol error: {}", s.describe(), e.getMessage());
             s.close(e.getMessage());
@@ -809,9 +859,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         if (serverSide.cutAt >= 0) {
             // statement pooling: the server opened a transaction; the client is told so instead
-            if (serverSide.cutAt > data.readerIndex()) {
-                channel.write(data.retainedSlice(data.readerIndex(), serverSide.cutAt - data.readerIndex()));
-            }
+            serverSide.writeSegment(serverSide.cutAt);
+            serverSide.chunk = null;
             data.release();
             server = null;
             s.detach();
@@ -820,7 +869,26 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             return;
         }
         stats.sent(data.readableBytes());
-        channel.write(data);
+        if (tracker == null) {
+            channel.write(data);
+        } else {
+            // held back: a header cut by the read, in case its message is one to drop
+            int end = data.writerIndex();
+            int partial = s.scanner().partialHeaderBytes();
+            if (partial > 0) {
+                end -= partial;
+                heldServerHeader = channel.alloc().buffer(5).writeBytes(data, end, partial);
+            }
+            serverSide.writeSegment(end);
+            data.release();
+            if (s.scanner().atBoundary()) {
+                tracker.emitDueFakes(channel);
+            }
+            if (serverSide.sawReady) {
+                serverSide.releasable = canRelease(s);
+            }
+        }
+        serverSide.chunk = null;
         if (flush) {
             channel.flush();
         }
@@ -870,15 +938,67 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         int cutAt;
         boolean releasable;
         boolean sawReady;
+        ByteBuf chunk;          // the read being scanned
+        int segmentStart;       // with a tracker: where the part not yet written to the client begins
+
+        /** Writes the scanned read from segmentStart up to {@code upTo} to the client. */
+        void writeSegment(int upTo) {
+            if (tracker == null) {
+                if (upTo > chunk.readerIndex()) {
+                    channel.write(chunk.retainedSlice(chunk.readerIndex(), upTo - chunk.readerIndex()));
+                }
+                return;
+            }
+            if (upTo > segmentStart) {
+                channel.write(chunk.retainedSlice(segmentStart, upTo - segmentStart));
+            }
+            segmentStart = Math.max(segmentStart, upTo);
+        }
 
         @Override
-        public boolean onHeader(byte type, int payloadLength, int start) {
-            return type == MessageType.READY_FOR_QUERY || type == MessageType.PARAMETER_STATUS;
+        public boolean onHeader(byte type, int payloadLength, int start) throws ProtocolException {
+            boolean wantTag = false;
+            if (tracker != null) {
+                int at = start >= 0 ? start : chunk.readerIndex();
+                if (tracker.fakesDue()) {
+                    // a message boundary: answers Usher owes the client go before this message
+                    writeSegment(at);
+                    tracker.emitDueFakes(channel);
+                }
+                int action = tracker.onServerHeader(type, payloadLength);
+                if (action == io.usher.prepared.StatementTracker.DROP) {
+                    if (payloadLength != 0) {
+                        throw new ProtocolException("unexpected payload in " + MessageType.printable(type));
+                    }
+                    if (start >= 0) {
+                        writeSegment(start);
+                        segmentStart = start + 5;
+                    } else {
+                        int heldLength = heldServerHeader == null ? 0 : heldServerHeader.readableBytes();
+                        if (heldServerHeader != null) {
+                            heldServerHeader.release();
+                            heldServerHeader = null;
+                        }
+                        segmentStart = chunk.readerIndex() + 5 - heldLength;
+                    }
+                    return false;
+                }
+                if (start < 0 && heldServerHeader != null) {
+                    channel.write(heldServerHeader);
+                    heldServerHeader = null;
+                }
+                wantTag = action == io.usher.prepared.StatementTracker.FORWARD_WANT_PAYLOAD;
+            }
+            return wantTag || type == MessageType.READY_FOR_QUERY || type == MessageType.PARAMETER_STATUS;
         }
 
         @Override
         public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
             ServerConnection s = server;
+            if (type == MessageType.COMMAND_COMPLETE) {
+                tracker.onCommandComplete(payload);
+                return true;
+            }
             if (type == MessageType.PARAMETER_STATUS) {
                 String name = Messages.readCString(payload);
                 String value = Messages.readCString(payload);
@@ -938,7 +1058,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     /** Nothing in flight either way and no transaction open: the next client may have it. */
     private boolean isClean(ServerConnection s) {
         return expectedReady == 0 && !unsynced && s.transactionStatus() == 'I'
-                && s.scanner().atBoundary() && scanner.atBoundary();
+                && s.scanner().atBoundary() && scanner.atBoundary()
+                && (tracker == null || (tracker.isIdle() && heldServerHeader == null));
     }
 
     private void maybeRelease(ServerConnection s) {
@@ -1212,6 +1333,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     }
 
     public int cancelPid() { return cancelPid; }
+
+    /** Named statements this client has prepared (SHOW CLIENTS prepared_statements). */
+    public int preparedStatementCount() {
+        io.usher.prepared.StatementTracker t = tracker;
+        return t == null ? 0 : t.size();
+    }
     public int cancelKey() { return cancelKey; }
     public Channel channel() { return channel; }
 

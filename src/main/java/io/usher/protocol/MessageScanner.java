@@ -44,6 +44,11 @@ public final class MessageScanner {
         this.maxLength = maxLength;
     }
 
+    /** Bytes of a message header seen so far when the last read ended inside one (1-4), else 0. */
+    public int partialHeaderBytes() {
+        return headerFill < 5 ? headerFill : 0;
+    }
+
     /** True when the stream is between two messages. */
     public boolean atBoundary() {
         return headerFill == 0;
@@ -121,6 +126,9 @@ public final class MessageScanner {
                     }
                 }
             }
+        }
+        if (headerFill == 5) {
+            messageStart = -1; // the message continues in the next read: its start is not in that buffer
         }
         return i;
     }

@@ -23,6 +23,7 @@ public final class MessageType {
     public static final byte PARAMETER_STATUS = 'S';
     public static final byte BACKEND_KEY_DATA = 'K';
     public static final byte READY_FOR_QUERY = 'Z';
+    public static final byte COMMAND_COMPLETE = 'C';
     public static final byte ERROR_RESPONSE = 'E';
     public static final byte NOTICE_RESPONSE = 'N';
     public static final byte NOTIFICATION = 'A';

@@ -284,6 +284,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         state = State.CLOSED;
         scanner.release();
+        io.usher.prepared.ServerStatements st = statements;
+        if (st != null) {
+            st.clear(); // the statements went with the connection
+        }
         if (was == State.INTERNAL && internal != null) {
             InternalQuery q = internal;
             internal = null;
@@ -493,6 +497,11 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         internal = new InternalQuery(onDone);
         state = State.INTERNAL;
+        io.usher.prepared.ServerStatements st = statements;
+        String upper = sql.toUpperCase(java.util.Locale.ROOT);
+        if (st != null && (upper.contains("DISCARD ALL") || upper.contains("DEALLOCATE ALL"))) {
+            st.clear(); // e.g. server_reset_query = DISCARD ALL: the server forgets every statement
+        }
         channel.writeAndFlush(Messages.query(sql));
     }
 
@@ -565,6 +574,27 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             o.eventLoop().execute(r);
         }
     }
+
+    /**
+     * The tracked prepared statements on this server (transaction and statement pooling with
+     * max_prepared_statements), made on first use by a client's tracker.
+     */
+    public io.usher.prepared.ServerStatements statements(io.usher.prepared.StatementRegistry registry) {
+        io.usher.prepared.ServerStatements st = statements;
+        if (st == null) {
+            st = new io.usher.prepared.ServerStatements(registry);
+            statements = st;
+        }
+        return st;
+    }
+
+    /** How many tracked statements this server has prepared (SHOW SERVERS prepared_statements). */
+    public int preparedStatementCount() {
+        io.usher.prepared.ServerStatements st = statements;
+        return st == null ? 0 : st.size();
+    }
+
+    private volatile io.usher.prepared.ServerStatements statements;
 
     // ---- accessors ----
 

@@ -16,6 +16,9 @@ public final class DatabaseStats {
     final LongAdder transactionMicros = new LongAdder();
     final LongAdder queryMicros = new LongAdder();
     final LongAdder waitMicros = new LongAdder();
+    final LongAdder clientParses = new LongAdder();
+    final LongAdder serverParses = new LongAdder();
+    final LongAdder binds = new LongAdder();
 
     /** The averages of the last completed stats_period (per second, or per event for times). */
     volatile Totals averages = Totals.ZERO;
@@ -52,10 +55,26 @@ public final class DatabaseStats {
         sent.add(bytes);
     }
 
+    /** A named Parse from a client (prepared statement tracking). */
+    public void clientParse() {
+        clientParses.increment();
+    }
+
+    /** A Parse Usher sent to a server to prepare a tracked statement there. */
+    public void serverParse() {
+        serverParses.increment();
+    }
+
+    /** A Bind of a tracked named statement, forwarded to a server. */
+    public void bind() {
+        binds.increment();
+    }
+
     /** A consistent-enough reading of the counters. */
     public Totals totals() {
         return new Totals(serverAssignments.sum(), transactions.sum(), queries.sum(), received.sum(), sent.sum(),
-                transactionMicros.sum(), queryMicros.sum(), waitMicros.sum());
+                transactionMicros.sum(), queryMicros.sum(), waitMicros.sum(), clientParses.sum(), serverParses.sum(),
+                binds.sum());
     }
 
     public Totals averages() {
@@ -64,8 +83,9 @@ public final class DatabaseStats {
 
     /** The figures SHOW STATS reports, as totals or as averages. */
     public record Totals(long serverAssignments, long transactions, long queries, long received, long sent,
-                         long transactionMicros, long queryMicros, long waitMicros) {
-        static final Totals ZERO = new Totals(0, 0, 0, 0, 0, 0, 0, 0);
+                         long transactionMicros, long queryMicros, long waitMicros, long clientParses,
+                         long serverParses, long binds) {
+        static final Totals ZERO = new Totals(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
 
         /**
          * Averages over a period as PgBouncer computes them: counts and bytes per second; transaction
@@ -79,7 +99,9 @@ public final class DatabaseStats {
                     perSecond(received - before.received, seconds), perSecond(sent - before.sent, seconds),
                     xacts == 0 ? 0 : (transactionMicros - before.transactionMicros) / xacts,
                     qs == 0 ? 0 : (queryMicros - before.queryMicros) / qs,
-                    assigns == 0 ? 0 : (waitMicros - before.waitMicros) / assigns);
+                    assigns == 0 ? 0 : (waitMicros - before.waitMicros) / assigns,
+                    perSecond(clientParses - before.clientParses, seconds),
+                    perSecond(serverParses - before.serverParses, seconds), perSecond(binds - before.binds, seconds));
         }
 
         private static long perSecond(long n, double seconds) {

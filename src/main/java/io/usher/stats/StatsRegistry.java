@@ -47,8 +47,9 @@ public final class StatsRegistry {
         previousSum = all;
         sumAverages = avg;
         if (logStats) {
-            log.info("stats: {} xacts/s, {} queries/s, 0 client parses/s, 0 server parses/s, 0 binds/s, in {} B/s, out {} B/s, xact {} us, query {} us, wait {} us",
-                    avg.transactions(), avg.queries(), avg.received(), avg.sent(), avg.transactionMicros(),
+            log.info("stats: {} xacts/s, {} queries/s, {} client parses/s, {} server parses/s, {} binds/s, in {} B/s, out {} B/s, xact {} us, query {} us, wait {} us",
+                    avg.transactions(), avg.queries(), avg.clientParses(), avg.serverParses(), avg.binds(),
+                    avg.received(), avg.sent(), avg.transactionMicros(),
                     avg.queryMicros(), avg.waitMicros());
         }
     }
@@ -63,12 +64,13 @@ public final class StatsRegistry {
 
     /** Totals over all databases (SHOW TOTALS). */
     public DatabaseStats.Totals sum() {
-        long[] t = new long[8];
+        long[] t = new long[11];
         for (DatabaseStats s : byDatabase.values()) {
             DatabaseStats.Totals x = s.totals();
             t[0] += x.serverAssignments(); t[1] += x.transactions(); t[2] += x.queries(); t[3] += x.received();
             t[4] += x.sent(); t[5] += x.transactionMicros(); t[6] += x.queryMicros(); t[7] += x.waitMicros();
+            t[8] += x.clientParses(); t[9] += x.serverParses(); t[10] += x.binds();
         }
-        return new DatabaseStats.Totals(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]);
+        return new DatabaseStats.Totals(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10]);
     }
 }

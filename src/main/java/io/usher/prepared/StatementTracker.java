@@ -1,0 +1,620 @@
+package io.usher.prepared;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.usher.protocol.MessageScanner;
+import io.usher.protocol.MessageType;
+import io.usher.protocol.Messages;
+import io.usher.protocol.ProtocolException;
+import io.usher.stats.DatabaseStats;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Protocol-level named prepared statements for one client in transaction and statement pooling, as
+ * PgBouncer 1.21+ does with max_prepared_statements: the client's names are its own, servers know
+ * each distinct statement as {@code USHER_<id>}, and a statement is prepared on whichever server the
+ * client gets, only where that server does not have it yet.
+ *
+ * <p>Client to server ({@link #toServer}): Parse, Bind, Describe and Close of named statements are
+ * rewritten; a Parse the server does not need and every Close of a named statement are answered by
+ * Usher itself; a Bind or Describe of a statement the server lacks gets a Parse in front. Everything
+ * else passes through as the bytes that arrived.
+ *
+ * <p>Server to client ({@link #onServerHeader}): every message sent to the server that PostgreSQL
+ * answers is queued in order, so that the answers Usher makes itself (ParseComplete, CloseComplete)
+ * reach the client exactly where PostgreSQL would have put them, and the answers to what Usher added
+ * (ParseComplete of an injected Parse, CloseComplete of an eviction) are dropped. After an error,
+ * PostgreSQL skips to the next Sync; so does the queue, undoing what the skipped messages would have
+ * done (a Parse that never ran does not leave a name behind; a Close that never ran leaves it).
+ *
+ * <p>Runs on the client's event loop. Not thread-safe.
+ */
+public final class StatementTracker {
+
+    // what an entry of the queue stands for
+    private static final byte PARSE = 1;
+    private static final byte BIND = 2;
+    private static final byte DESCRIBE = 3;
+    private static final byte EXECUTE = 4;
+    private static final byte CLOSE = 5;
+    private static final byte SYNC = 6;
+    private static final byte QUERY = 7;        // Query and FunctionCall: answered up to ReadyForQuery
+    private static final byte FAKE_PARSE = 8;   // ParseComplete made by Usher
+    private static final byte FAKE_CLOSE = 9;   // CloseComplete made by Usher
+    private static final byte SKIP = 0x40;      // the server's answer is Usher's business: drop it
+
+    /** What {@link #onServerHeader} tells the caller to do with the server's message. */
+    public static final int FORWARD = 0;
+    public static final int DROP = 1;
+    public static final int FORWARD_WANT_PAYLOAD = 2; // a CommandComplete that may be DEALLOCATE ALL
+
+    /** A client name bound to a statement; identity tells whether a later undo still applies. */
+    private static final class Registration {
+        final String name;
+        final SharedStatement statement;
+        final long at;  // position in the client's stream
+
+        Registration(String name, SharedStatement statement, long at) {
+            this.name = name;
+            this.statement = statement;
+            this.at = at;
+        }
+    }
+
+    /** A Parse sent to the server: what to undo if it fails or is skipped. */
+    private record ParseSent(SharedStatement statement, ServerStatements server, Registration registration) {}
+
+    private final StatementRegistry registry;
+    private final ByteBufAllocator alloc;
+    private final DatabaseStats stats;
+    private final Map<String, Registration> names = new HashMap<>();
+    private final MessageScanner clientScanner;
+    private final ClientListener clientListener = new ClientListener();
+    private long clientPosition;
+
+    // the queue of answers expected from the server, oldest first
+    private byte[] kinds = new byte[16];
+    private Object[] refs = new Object[16];
+    private long[] serverAt = new long[16];
+    private long[] clientAt = new long[16];
+    private int head;
+    private int size;
+
+    // the current send
+    private ServerStatements server;
+    private Channel serverChannel;
+    private Channel clientChannel;
+    private ByteBuf chunk;
+    private int segmentStart;
+    private boolean inRewritten;    // a Parse/Bind/Describe/Close is being captured
+    private ByteBuf heldHeader;     // the start of a header at the end of the last chunk, not yet sent
+    private boolean clientFlushNeeded;
+    /** Fakes at the head of the queue wait for the server's stream to reach a message boundary. */
+    private boolean fakesDue;
+    private int maxPreparedStatements;
+
+    public StatementTracker(StatementRegistry registry, ByteBufAllocator alloc, DatabaseStats stats,
+                            int maxPacketSize, int maxPreparedStatements) {
+        this.registry = registry;
+        this.alloc = alloc;
+        this.stats = stats;
+        this.maxPreparedStatements = maxPreparedStatements;
+        this.clientScanner = new MessageScanner(maxPacketSize);
+    }
+
+    /** max_prepared_statements changed by RELOAD or SET: applies to servers from now on. */
+    public void maxPreparedStatements(int n) {
+        this.maxPreparedStatements = Math.max(1, n);
+    }
+
+    /** Statements this client has prepared (SHOW CLIENTS prepared_statements). */
+    public int size() {
+        return names.size();
+    }
+
+    /** Nothing half-sent and no answer outstanding: the server may go back to the pool. */
+    public boolean isIdle() {
+        return size == 0 && heldHeader == null && !inRewritten && clientScanner.atBoundary();
+    }
+
+    // ---------------------------------------------------------------- client -> server
+
+    /**
+     * Sends client bytes to the server, rewritten where statements are involved. Writes without
+     * flushing; the caller flushes the server (and {@link #clientFlushNeeded} says whether Usher
+     * wrote answers to the client). Consumes {@code buf}.
+     */
+    public void toServer(ByteBuf buf, ServerStatements server, Channel serverChannel, Channel clientChannel)
+            throws ProtocolException {
+        this.server = server;
+        this.serverChannel = serverChannel;
+        this.clientChannel = clientChannel;
+        this.chunk = buf;
+        this.segmentStart = buf.readerIndex();
+        try {
+            clientScanner.scan(buf, clientListener);
+            int end = buf.writerIndex();
+            if (inRewritten) {
+                // the rest of this chunk belongs to a message being captured: nothing more to send yet
+                end = Math.max(segmentStart, rewrittenStart);
+            } else if (clientScanner.partialHeaderBytes() > 0) {
+                // hold back a header cut by the read: it may be the start of a message to rewrite
+                end = buf.writerIndex() - clientScanner.partialHeaderBytes();
+                heldHeader = alloc.buffer(5).writeBytes(buf, end, buf.writerIndex() - end);
+            }
+            sendSegment(end);
+        } finally {
+            buf.release();
+            this.chunk = null;
+        }
+    }
+
+    /** Whether the last {@link #toServer} wrote answers to the client that need a flush. */
+    public boolean clientFlushNeeded() {
+        boolean b = clientFlushNeeded;
+        clientFlushNeeded = false;
+        return b;
+    }
+
+    private int rewrittenStart;
+
+    private void sendSegment(int upTo) {
+        if (upTo > segmentStart) {
+            serverChannel.write(chunk.retainedSlice(segmentStart, upTo - segmentStart));
+        }
+        segmentStart = Math.max(segmentStart, upTo);
+    }
+
+    private void sendHeldHeader() {
+        if (heldHeader != null) {
+            serverChannel.write(heldHeader);
+            heldHeader = null;
+        }
+    }
+
+    private void dropHeldHeader() {
+        if (heldHeader != null) {
+            heldHeader.release();
+            heldHeader = null;
+        }
+    }
+
+    private final class ClientListener implements MessageScanner.Listener {
+        @Override
+        public boolean onHeader(byte type, int payloadLength, int start) {
+            switch (type) {
+                case MessageType.PARSE:
+                case MessageType.BIND:
+                case MessageType.DESCRIBE:
+                case MessageType.CLOSE:
+                    if (start >= 0) {
+                        sendSegment(start);
+                    } else {
+                        dropHeldHeader(); // the message will be rebuilt from its payload
+                    }
+                    inRewritten = true;
+                    rewrittenStart = start >= 0 ? start : chunk.readerIndex();
+                    return true;
+                default:
+                    sendHeldHeader();
+                    break;
+            }
+            server.sent++;
+            switch (type) {
+                case MessageType.EXECUTE:
+                    push(EXECUTE, null);
+                    break;
+                case MessageType.SYNC:
+                    push(SYNC, null);
+                    break;
+                case MessageType.QUERY:
+                case MessageType.FUNCTION_CALL:
+                    push(QUERY, null);
+                    break;
+                default:
+                    // Flush, CopyData, CopyDone, CopyFail: PostgreSQL answers none of them by itself
+                    break;
+            }
+            return false;
+        }
+
+        @Override
+        public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+            inRewritten = false;
+            segmentStart = end;
+            server.sent++;
+            switch (type) {
+                case MessageType.PARSE -> parse(payload, start, end);
+                case MessageType.BIND -> bindOrDescribe(MessageType.BIND, payload, start, end);
+                case MessageType.DESCRIBE -> bindOrDescribe(MessageType.DESCRIBE, payload, start, end);
+                default -> close(payload, start, end);
+            }
+            return true;
+        }
+    }
+
+    /** The message as it arrived: a slice when it lies in this chunk, else rebuilt from its payload. */
+    private void sendOriginal(byte type, ByteBuf payload, int start, int end) {
+        if (start >= 0) {
+            serverChannel.write(chunk.retainedSlice(start, end - start));
+        } else {
+            ByteBuf b = alloc.buffer(5 + payload.readableBytes());
+            b.writeByte(type).writeInt(4 + payload.readableBytes()).writeBytes(payload, payload.readerIndex(),
+                    payload.readableBytes());
+            serverChannel.write(b);
+        }
+    }
+
+    private void parse(ByteBuf payload, int start, int end) throws ProtocolException {
+        int base = payload.readerIndex();
+        String name = Messages.readCString(payload);
+        if (name.isEmpty()) {
+            payload.readerIndex(base);
+            sendOriginal(MessageType.PARSE, payload, start, end);
+            push(PARSE, null);
+            return;
+        }
+        stats.clientParse();
+        byte[] body = new byte[payload.readableBytes()];
+        payload.readBytes(body);
+        Registration existing = names.get(name);
+        if (existing != null) {
+            // PostgreSQL refuses a second statement of the same name: let the server say so, on the
+            // server name of the statement the client already has under it
+            prepareOnServer(existing.statement);
+            writeParse(existing.statement.serverName, body);
+            push(PARSE, new ParseSent(null, null, null));
+            return;
+        }
+        SharedStatement statement = registry.acquire(body);
+        Registration r = new Registration(name, statement, ++clientPosition);
+        names.put(name, r);
+        if (server.has(statement)) {
+            push(FAKE_PARSE, new ParseSent(null, null, r));
+        } else {
+            makeRoom();
+            writeParse(statement.serverName, statement.body);
+            server.add(statement);
+            stats.serverParse();
+            push(PARSE, new ParseSent(statement, server, r));
+        }
+    }
+
+    private void writeParse(byte[] serverName, byte[] body) {
+        int length = 4 + serverName.length + 1 + body.length;
+        ByteBuf b = alloc.buffer(1 + length);
+        b.writeByte(MessageType.PARSE).writeInt(length).writeBytes(serverName).writeByte(0).writeBytes(body);
+        serverChannel.write(b);
+    }
+
+    /** Bind (portal, statement, ...) and Describe ('S'|'P', name): the statement name is rewritten. */
+    private void bindOrDescribe(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+        int base = payload.readerIndex();
+        String portal = null;
+        if (type == MessageType.BIND) {
+            portal = Messages.readCString(payload);
+        } else if (payload.readableBytes() < 1 || payload.readByte() != 'S') {
+            payload.readerIndex(base);
+            sendOriginal(type, payload, start, end);
+            push(DESCRIBE, null);
+            return;
+        }
+        int nameAt = payload.readerIndex();
+        String name = Messages.readCString(payload);
+        Registration r = name.isEmpty() ? null : names.get(name);
+        if (r == null) {
+            // the unnamed statement, or a name the client never prepared: PostgreSQL answers as it would
+            payload.readerIndex(base);
+            sendOriginal(type, payload, start, end);
+            push(type == MessageType.BIND ? BIND : DESCRIBE, null);
+            return;
+        }
+        prepareOnServer(r.statement);
+        byte[] serverName = r.statement.serverName;
+        int headLength = nameAt - base;  // portal name with its NUL, or the 'S'
+        int rest = payload.readableBytes();
+        int length = 4 + headLength + serverName.length + 1 + rest;
+        ByteBuf b = alloc.buffer(1 + length);
+        b.writeByte(type).writeInt(length).writeBytes(payload, base, headLength).writeBytes(serverName).writeByte(0)
+                .writeBytes(payload, payload.readerIndex(), rest);
+        serverChannel.write(b);
+        if (type == MessageType.BIND) {
+            stats.bind();
+            push(BIND, null);
+        } else {
+            push(DESCRIBE, null);
+        }
+        assert portal != null || type == MessageType.DESCRIBE;
+    }
+
+    /** Close of a named statement: forgotten for this client, answered by Usher; the server keeps it. */
+    private void close(ByteBuf payload, int start, int end) throws ProtocolException {
+        int base = payload.readerIndex();
+        byte what = payload.readableBytes() > 0 ? payload.readByte() : 0;
+        String name = what == 'S' ? Messages.readCString(payload) : "";
+        if (what != 'S' || name.isEmpty()) {
+            payload.readerIndex(base);
+            sendOriginal(MessageType.CLOSE, payload, start, end);
+            push(CLOSE, null);
+            return;
+        }
+        // PostgreSQL answers CloseComplete whether or not the name exists
+        push(FAKE_CLOSE, names.remove(name));
+    }
+
+    /** Makes sure the server has the statement before a message that uses it. */
+    private void prepareOnServer(SharedStatement statement) {
+        if (server.has(statement)) {
+            return;
+        }
+        makeRoom();
+        serverChannel.write(statement.parseMessage(alloc));
+        server.add(statement);
+        server.sent++;
+        stats.serverParse();
+        push((byte) (PARSE | SKIP), new ParseSent(statement, server, null));
+    }
+
+    /** Keeps the server at max_prepared_statements: the least recently used statement is closed. */
+    private void makeRoom() {
+        while (server.size() >= maxPreparedStatements) {
+            SharedStatement evicted = server.evictOne();
+            if (evicted == null) {
+                return; // all in use by the pipeline in flight: go over the limit for now
+            }
+            serverChannel.write(evicted.closeMessage(alloc));
+            server.sent++;
+            push((byte) (CLOSE | SKIP), evicted);
+        }
+    }
+
+    // ---------------------------------------------------------------- the queue
+
+    private void push(byte kind, Object ref) {
+        if (size == kinds.length) {
+            grow();
+        }
+        int i = (head + size) & (kinds.length - 1);
+        kinds[i] = kind;
+        refs[i] = ref;
+        serverAt[i] = server.sent;
+        clientAt[i] = clientPosition;
+        size++;
+        if ((kind == FAKE_PARSE || kind == FAKE_CLOSE) && size == 1) {
+            fakesDue = true;
+        }
+    }
+
+    private void grow() {
+        int n = kinds.length * 2;
+        byte[] k = new byte[n];
+        Object[] r = new Object[n];
+        long[] s = new long[n];
+        long[] c = new long[n];
+        for (int j = 0; j < size; j++) {
+            int from = (head + j) & (kinds.length - 1);
+            k[j] = kinds[from];
+            r[j] = refs[from];
+            s[j] = serverAt[from];
+            c[j] = clientAt[from];
+        }
+        kinds = k;
+        refs = r;
+        serverAt = s;
+        clientAt = c;
+        head = 0;
+    }
+
+    private byte headKind() {
+        return kinds[head];
+    }
+
+    private void pop() {
+        refs[head] = null;
+        head = (head + 1) & (kinds.length - 1);
+        size--;
+    }
+
+    /**
+     * Writes the answers Usher makes itself that are now at the head of the queue. Call only where
+     * the server's stream is at a message boundary (nothing half-written to the client).
+     */
+    public void emitDueFakes(Channel client) {
+        if (!fakesDue) {
+            return;
+        }
+        fakesDue = false;
+        while (size > 0) {
+            byte k = headKind();
+            if (k == FAKE_PARSE) {
+                client.write(alloc.buffer(5).writeByte('1').writeInt(4));
+            } else if (k == FAKE_CLOSE) {
+                Registration r = (Registration) refs[head];
+                if (r != null) {
+                    registry.release(r.statement);
+                }
+                client.write(alloc.buffer(5).writeByte('3').writeInt(4));
+            } else {
+                break;
+            }
+            pop();
+            clientFlushNeeded = true;
+        }
+    }
+
+    /** Whether answers of Usher's own wait for a message boundary of the server's stream. */
+    public boolean fakesDue() {
+        return fakesDue;
+    }
+
+    // ---------------------------------------------------------------- server -> client
+
+    /**
+     * A message from the server begins. Returns {@link #FORWARD}, {@link #DROP} (an answer to what
+     * Usher itself sent) or {@link #FORWARD_WANT_PAYLOAD} (then call {@link #onCommandComplete}).
+     * Answers Usher owes the client before this message must be emitted first ({@link #fakesDue}).
+     *
+     * @throws ProtocolException when the server's answers do not fit what was sent
+     */
+    public int onServerHeader(byte type, int payloadLength) throws ProtocolException {
+        switch (type) {
+            case '1': return complete(PARSE, type);
+            case '2': return complete(BIND, type);
+            case '3': return complete(CLOSE, type);
+            case 'n': return complete(DESCRIBE, type);
+            case 's': return complete(EXECUTE, type);
+            case 'T':
+                return size > 0 && base(headKind()) == DESCRIBE ? complete(DESCRIBE, type) : FORWARD;
+            case 'I':
+                return size > 0 && base(headKind()) == EXECUTE ? complete(EXECUTE, type) : FORWARD;
+            case 'C':
+                if (payloadLength == 15 || payloadLength == 12) {
+                    // maybe DEALLOCATE ALL or DISCARD ALL: look at the tag (an Execute completes there)
+                    return FORWARD_WANT_PAYLOAD;
+                }
+                return size > 0 && base(headKind()) == EXECUTE ? complete(EXECUTE, type) : FORWARD;
+            case 'Z':
+                if (size > 0 && (headKind() == SYNC || headKind() == QUERY)) {
+                    server.answered = serverAt[head];
+                    pop();
+                    fakesDue = true;
+                    return FORWARD;
+                }
+                throw new ProtocolException("ReadyForQuery the pooler did not expect");
+            case 'E':
+                if (size == 0 || headKind() == QUERY || headKind() == SYNC) {
+                    return FORWARD;
+                }
+                failHead();
+                return FORWARD;
+            default:
+                return FORWARD;
+        }
+    }
+
+    /** The payload of a CommandComplete {@link #onServerHeader} asked for. */
+    public void onCommandComplete(ByteBuf payload) throws ProtocolException {
+        boolean execute = size > 0 && base(headKind()) == EXECUTE;
+        int len = payload.readableBytes();
+        if (len == 15 || len == 12) {
+            String tag = payload.toString(payload.readerIndex(), len - 1, StandardCharsets.US_ASCII);
+            if (tag.equals("DEALLOCATE ALL") || tag.equals("DISCARD ALL")) {
+                deallocateAll();
+            }
+        }
+        if (execute) {
+            complete(EXECUTE, (byte) 'C');
+        }
+    }
+
+    /** DEALLOCATE ALL or DISCARD ALL ran: what client and server had prepared before it is gone. */
+    private void deallocateAll() {
+        long serverPos = serverAt[head];
+        long clientPos = clientAt[head];
+        server.removeAddedBefore(serverPos);
+        names.values().removeIf(r -> {
+            if (r.at <= clientPos) {
+                registry.release(r.statement);
+                return true;
+            }
+            return false;
+        });
+    }
+
+    private static byte base(byte kind) {
+        return (byte) (kind & ~SKIP);
+    }
+
+    private int complete(byte expected, byte type) throws ProtocolException {
+        if (size == 0 || base(headKind()) != expected) {
+            throw new ProtocolException("server sent " + MessageType.printable(type) + " where the pooler expected "
+                    + (size == 0 ? "nothing" : "the answer to message kind " + base(headKind())));
+        }
+        byte kind = headKind();
+        Object ref = refs[head];
+        if (base(kind) == CLOSE && ref instanceof SharedStatement evicted) {
+            registry.release(evicted);
+        }
+        pop();
+        fakesDue = true;
+        return (kind & SKIP) != 0 ? DROP : FORWARD;
+    }
+
+    /** An ErrorResponse answers the head; PostgreSQL then skips everything up to the next Sync. */
+    private void failHead() {
+        undo();
+        pop();
+        while (size > 0 && headKind() != SYNC && headKind() != QUERY) {
+            undo();
+            pop();
+        }
+        fakesDue = true;
+    }
+
+    /** The head entry's message failed or was skipped by PostgreSQL: take back what it did here. */
+    private void undo() {
+        byte kind = base(headKind());
+        Object ref = refs[head];
+        switch (kind) {
+            case PARSE, FAKE_PARSE -> {
+                ParseSent p = (ParseSent) ref;
+                if (p == null) {
+                    return;
+                }
+                if (p.statement != null) {
+                    p.server.remove(p.statement);
+                }
+                Registration r = p.registration;
+                if (r != null && names.get(r.name) == r) {
+                    names.remove(r.name);
+                    registry.release(r.statement);
+                }
+            }
+            case FAKE_CLOSE -> {
+                Registration r = (Registration) ref;
+                if (r != null) {
+                    if (!names.containsKey(r.name)) {
+                        names.put(r.name, r); // the Close never ran: the client still has the statement
+                    } else {
+                        registry.release(r.statement);
+                    }
+                }
+            }
+            case CLOSE -> {
+                if (ref instanceof SharedStatement evicted) {
+                    server.add(evicted); // the eviction never ran: the server still has it
+                    registry.release(evicted);
+                }
+            }
+            default -> {
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- end
+
+    /** The client is gone: its names let go of their statements. */
+    public void close() {
+        for (Registration r : names.values()) {
+            registry.release(r.statement);
+        }
+        names.clear();
+        while (size > 0) {
+            byte kind = base(headKind());
+            Object ref = refs[head];
+            if (kind == FAKE_CLOSE && ref instanceof Registration r) {
+                registry.release(r.statement);
+            } else if (kind == CLOSE && ref instanceof SharedStatement evicted) {
+                registry.release(evicted);
+            }
+            pop();
+        }
+        dropHeldHeader();
+        clientScanner.release();
+    }
+
+}
