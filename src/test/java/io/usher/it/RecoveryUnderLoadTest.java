@@ -85,11 +85,9 @@ class RecoveryUnderLoadTest {
                     for (int seq = 0; seq < 200_000 && !stop.get() && System.nanoTime() < deadline; seq++) {
                         try {
                             if (c == null) {
-                                // no named server-side statements: transaction pooling without
-                                // max_prepared_statements, as pgjdbc's docs advise for PgBouncer
-                                java.util.Properties p = new java.util.Properties();
-                                p.setProperty("prepareThreshold", "0");
-                                c = u.connect(MD5, io.usher.testing.TestRoles.password(MD5), APPDB, p);
+                                // pgjdbc's defaults: named server-side statements after 5 uses (its
+                                // INSERT, and its own BEGIN and COMMIT), tracked by Usher
+                                c = u.connect(MD5, APPDB);
                             }
                             write(c, client, seq);
                             o.acked.add(seq);
