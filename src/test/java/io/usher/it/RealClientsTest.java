@@ -117,6 +117,22 @@ class RealClientsTest {
             }
             assertPgbenchOk(tpcb);
             assertThat(maxTpcb).as("most backends during tpcb-like pgbench").isBetween(1, 5);
+
+            // -M prepared: libpq's named statements (PQprepare/PQexecPrepared) on a pool of 5, tracked by Usher.
+            // One thread per client: pgbench prepares with the blocking PQprepare, so a client waiting for a
+            // server would stall the other clients of its thread, which hold the servers (PgBouncer alike)
+            io.usher.stats.DatabaseStats.Totals before = u.usher().stats().forDatabase(OTHERDB).totals();
+            ProcessResult prepared = pg.runClient(CLIENT_TIMEOUT, MD5_PASSWORD, "pgbench", "-M", "prepared", "-c", "20",
+                    "-j", "20", "-T", "5", "-n", "-h", "127.0.0.1", "-p", port, "-U", MD5, OTHERDB);
+            System.out.println("pgbench -M prepared tpcb-like:\n" + prepared.stdout());
+            assertPgbenchOk(prepared);
+            io.usher.stats.DatabaseStats.Totals after = u.usher().stats().forDatabase(OTHERDB).totals();
+            assertThat(after.binds() - before.binds()).as("binds of named statements").isPositive();
+            assertThat(after.serverParses() - before.serverParses()).as("statements prepared on servers")
+                    .isLessThan(after.clientParses() - before.clientParses());
+            // -M extended: the unnamed statement, pipelined per transaction
+            assertPgbenchOk(pg.runClient(CLIENT_TIMEOUT, MD5_PASSWORD, "pgbench", "-M", "extended", "-S", "-c", "20",
+                    "-j", "2", "-T", "3", "-n", "-h", "127.0.0.1", "-p", port, "-U", MD5, OTHERDB));
         }
     }
 }
