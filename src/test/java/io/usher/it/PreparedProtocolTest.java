@@ -1,0 +1,235 @@
+package io.usher.it;
+
+import io.usher.pool.Pool;
+import io.usher.testing.PostgresCluster;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+import static io.usher.testing.TestRoles.TRUST;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Message-exact checks of named prepared statements in transaction pooling: each script runs with two
+ * clients against PostgreSQL directly and through Usher (one server shared by both, which Usher may also
+ * replace mid-script), and every message the clients receive must be the same, synthesized ParseComplete
+ * and CloseComplete included. With max_prepared_statements = 2 the same scripts also run through eviction.
+ */
+class PreparedProtocolTest {
+    private final PostgresCluster pg = PostgresCluster.shared();
+
+    // ---- protocol messages ----
+
+    private static byte[] cstr(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        byte[] r = new byte[b.length + 1];
+        System.arraycopy(b, 0, r, 0, b.length);
+        return r;
+    }
+
+    private static byte[] cat(byte[]... parts) {
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            o.writeBytes(p);
+        }
+        return o.toByteArray();
+    }
+
+    private static byte[] parse(String name, String sql) {
+        return WireClient.message('P', cat(cstr(name), cstr(sql), new byte[] {0, 0}));
+    }
+
+    /** Bind with text parameters and text results. */
+    private static byte[] bind(String portal, String statement, String... params) {
+        ByteBuffer b = ByteBuffer.allocate(1024);
+        b.put(cstr(portal)).put(cstr(statement)).putShort((short) 0).putShort((short) params.length);
+        for (String p : params) {
+            byte[] v = p.getBytes(StandardCharsets.UTF_8);
+            b.putInt(v.length).put(v);
+        }
+        b.putShort((short) 0);
+        byte[] payload = new byte[b.position()];
+        b.flip();
+        b.get(payload);
+        return WireClient.message('B', payload);
+    }
+
+    private static byte[] describe(char what, String name) {
+        return WireClient.message('D', cat(new byte[] {(byte) what}, cstr(name)));
+    }
+
+    private static byte[] execute(String portal, int maxRows) {
+        return WireClient.message('E', cat(cstr(portal), ByteBuffer.allocate(4).putInt(maxRows).array()));
+    }
+
+    private static byte[] close(char what, String name) {
+        return WireClient.message('C', cat(new byte[] {(byte) what}, cstr(name)));
+    }
+
+    private static final byte[] SYNC = WireClient.message('S', new byte[0]);
+    private static final byte[] FLUSH = WireClient.message('H', new byte[0]);
+
+    // ---- scripts ----
+
+    /** One step: client 0 or 1 sends bytes and reads until {@code readyCount} ReadyForQuery (or {@code messages}). */
+    private record Step(int client, byte[] bytes, int readyCount, int messages, boolean reconnect) {
+        static Step send(int client, int readyCount, byte[]... bytes) {
+            return new Step(client, cat(bytes), readyCount, 0, false);
+        }
+
+        static Step sendRead(int client, int messages, byte[]... bytes) {
+            return new Step(client, cat(bytes), 0, messages, false);
+        }
+
+        /** Through Usher: the servers are replaced, so statements must be prepared again. Directly: nothing. */
+        static Step reconnectServers() {
+            return new Step(-1, null, 0, 0, true);
+        }
+    }
+
+    private static List<Step> script(String name) {
+        List<Step> s = new ArrayList<>();
+        switch (name) {
+            case "two clients share a name and a server" -> {
+                s.add(Step.send(0, 1, parse("s1", "SELECT $1::int + 1"), SYNC));
+                s.add(Step.send(0, 1, bind("", "s1", "41"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("s1", "SELECT 'b'::text"), SYNC));
+                s.add(Step.send(1, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, bind("", "s1", "1"), describe('P', ""), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("s2", "SELECT $1::int + 1"), bind("", "s2", "9"), execute("", 0), SYNC));
+                s.add(Step.reconnectServers());
+                s.add(Step.send(0, 1, bind("", "s1", "5"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, describe('S', "s1"), describe('S', "s2"), SYNC));
+                s.add(Step.send(1, 1, bind("", "s2", "6"), execute("", 0), SYNC));
+            }
+            case "an error in the middle of a pipeline" -> {
+                s.add(Step.send(0, 1, parse("s1", "SELECT 1"), bind("", "s1"), execute("", 0),
+                        parse("s2", "SELEC bad"), bind("", "s2"), execute("", 0), parse("s3", "SELECT 3"), SYNC));
+                s.add(Step.send(0, 1, bind("", "s3"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, parse("s2", "SELECT 2"), bind("", "s2"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("s1", "SELECT 1"), bind("", "nosuch"), parse("s9", "SELECT 9"), SYNC));
+                s.add(Step.send(1, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, bind("", "s9"), execute("", 0), SYNC));
+            }
+            case "close, and a close that an error skips" -> {
+                s.add(Step.send(0, 1, parse("s1", "SELECT 1"), SYNC));
+                s.add(Step.send(0, 1, close('S', "s1"), SYNC));
+                s.add(Step.send(0, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, close('S', "nosuch"), SYNC));
+                s.add(Step.send(0, 1, parse("s1", "SELECT 5"), SYNC));
+                s.add(Step.send(0, 1, bind("", "nosuch"), close('S', "s1"), SYNC));
+                s.add(Step.send(0, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("s1", "SELECT 1"), close('S', "s1"), parse("s1", "SELECT 6"), bind("", "s1"),
+                        execute("", 0), SYNC));
+            }
+            case "flush without sync" -> {
+                s.add(Step.sendRead(0, 1, parse("s1", "SELECT 11"), FLUSH));
+                s.add(Step.sendRead(0, 3, bind("", "s1"), execute("", 0), FLUSH));
+                s.add(Step.send(0, 1, SYNC));
+                s.add(Step.sendRead(1, 1, parse("t1", "SELECT 11"), FLUSH));
+                s.add(Step.sendRead(1, 1, close('S', "t1"), FLUSH));
+                s.add(Step.send(1, 1, SYNC));
+            }
+            case "deallocate all" -> {
+                s.add(Step.send(0, 1, parse("s1", "SELECT 1"), SYNC));
+                s.add(Step.send(0, 1, WireClient.query("DEALLOCATE ALL")));
+                s.add(Step.send(0, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, parse("s1", "SELECT 7"), SYNC));
+                s.add(Step.send(0, 1, parse("", "DEALLOCATE ALL"), bind("", ""), execute("", 0), parse("s9", "SELECT 9"), SYNC));
+                s.add(Step.send(0, 1, bind("", "s9"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("s1", "SELECT 1"), bind("", "s1"), execute("", 0), SYNC));
+            }
+            case "named portal in a transaction" -> {
+                s.add(Step.send(0, 1, WireClient.query("BEGIN")));
+                s.add(Step.send(0, 1, parse("g", "SELECT generate_series(1, 5)"), bind("p1", "g"), execute("p1", 2), SYNC));
+                s.add(Step.send(0, 1, execute("p1", 0), SYNC));
+                s.add(Step.send(0, 1, close('P', "p1"), WireClient.message('S', new byte[0])));
+                s.add(Step.send(0, 1, WireClient.query("COMMIT")));
+                s.add(Step.send(1, 1, parse("", "SELECT 1"), bind("", ""), describe('P', ""), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("g", "SELECT generate_series(1, 5)"), bind("", "g"), execute("", 3), SYNC));
+            }
+            default -> throw new IllegalArgumentException(name);
+        }
+        return s;
+    }
+
+    private static final String[] SCRIPTS = {"two clients share a name and a server", "an error in the middle of a pipeline",
+        "close, and a close that an error skips", "flush without sync", "deallocate all", "named portal in a transaction"};
+
+    /** What a client received, one line per message (ParameterStatus and notices left out). */
+    private static List<String> run(List<Step> steps, int port, Runnable reconnect) throws IOException {
+        List<List<String>> seen = List.of(new ArrayList<>(), new ArrayList<>());
+        try (WireClient a = new WireClient(port); WireClient b = new WireClient(port)) {
+            a.loginTrust(TRUST, "appdb");
+            b.loginTrust(TRUST, "appdb");
+            WireClient[] clients = {a, b};
+            for (Step step : steps) {
+                if (step.reconnect()) {
+                    if (reconnect != null) {
+                        reconnect.run();
+                    }
+                    continue;
+                }
+                WireClient c = clients[step.client()];
+                List<String> out = seen.get(step.client());
+                c.send(step.bytes());
+                int readies = 0;
+                int messages = 0;
+                while (step.messages() > 0 ? messages < step.messages() : readies < step.readyCount()) {
+                    WireClient.Message m = c.read();
+                    if (m.type() == 'S' || m.type() == 'N') {
+                        continue;
+                    }
+                    messages++;
+                    if (m.type() == 'Z') {
+                        readies++;
+                    }
+                    out.add(describe(m));
+                }
+                out.add("--");
+            }
+        }
+        List<String> all = new ArrayList<>();
+        all.add("client A:");
+        all.addAll(seen.get(0));
+        all.add("client B:");
+        all.addAll(seen.get(1));
+        return all;
+    }
+
+    private static String describe(WireClient.Message m) {
+        if (m.type() == 'E') {
+            return "E " + m.fields().get('C') + " " + m.fields().get('M');
+        }
+        return m.type() + " " + HexFormat.of().formatHex(m.payload());
+    }
+
+    @ParameterizedTest(name = "max_prepared_statements = {0}")
+    @ValueSource(ints = {200, 2})
+    void sameMessagesAsPostgresDirectly(int maxPrepared) throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("default_pool_size", 1)
+                .set("max_prepared_statements", maxPrepared).start()) {
+            for (String name : SCRIPTS) {
+                List<Step> steps = script(name);
+                List<String> direct = run(steps, pg.port(), null);
+                List<String> pooled = run(steps, u.port(),
+                        () -> u.usher().pools().poolsOf("appdb").forEach(Pool::reconnect));
+                assertThat(pooled).as(name + " (left: through Usher, right: PostgreSQL directly)").isEqualTo(direct);
+            }
+            // the statements really were shared on one server: far fewer server Parses than client Parses
+            io.usher.stats.DatabaseStats.Totals t = u.usher().stats().forDatabase("appdb").totals();
+            System.out.println("max_prepared_statements " + maxPrepared + ": client parses " + t.clientParses()
+                    + ", server parses " + t.serverParses() + ", binds " + t.binds());
+            assertThat(t.clientParses()).isPositive();
+        }
+    }
+}
