@@ -447,6 +447,23 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             String canonical = tracked.canonical(name);
             if (canonical != null) {
                 wantedParameters.put(canonical, e.getValue());
+            } else if (name.equals("options") && !ignored(name)) {
+                // -c settings of tracked parameters, restored on every server like the others
+                try {
+                    for (Map.Entry<String, String> o : StartupOptions.parse(e.getValue()).entrySet()) {
+                        String c = tracked.canonical(o.getKey());
+                        if (c != null) {
+                            wantedParameters.put(c, o.getValue());
+                        } else if (!ignored(o.getKey())) {
+                            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION,
+                                    "unsupported startup parameter in options: " + o.getKey()));
+                            return;
+                        }
+                    }
+                } catch (ProtocolException bad) {
+                    fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, bad.getMessage()));
+                    return;
+                }
             } else if (!ignored(name)) {
                 fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "unsupported startup parameter: " + name));
                 return;

@@ -36,19 +36,18 @@ public final class TrackedParameters {
 
     /** SET statements that make a server with {@code server} values match {@code wanted}; "" if none. */
     public String restoreSql(Map<String, String> wanted, Map<String, String> server) {
+        // set_config takes the value as PostgreSQL reads it from a startup packet or postgresql.conf, so list
+        // settings (search_path = 'a, public') keep their elements, where SET name = 'a, public' would make one
         StringBuilder sql = new StringBuilder();
         for (Map.Entry<String, String> e : wanted.entrySet()) {
             String have = server.get(e.getKey());
             if (have != null && have.equals(e.getValue())) {
                 continue;
             }
-            sql.append("SET ").append(quoteIdent(e.getKey())).append(" = ").append(quoteLiteral(e.getValue())).append(';');
+            sql.append(sql.length() == 0 ? "SELECT " : ", ").append("pg_catalog.set_config(")
+                    .append(quoteLiteral(e.getKey())).append(", ").append(quoteLiteral(e.getValue())).append(", false)");
         }
         return sql.toString();
-    }
-
-    static String quoteIdent(String name) {
-        return '"' + name.replace("\"", "\"\"") + '"';
     }
 
     /** An E'' literal is read the same whatever standard_conforming_strings is. */

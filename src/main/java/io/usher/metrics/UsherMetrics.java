@@ -40,6 +40,9 @@ public final class UsherMetrics {
         statsCounter("pgbouncer_stats_queries_duration_seconds", "Time spent in queries, seconds", t -> t.queryMicros() / 1e6);
         statsCounter("pgbouncer_stats_server_in_transaction_seconds", "Time spent in transactions, seconds", t -> t.transactionMicros() / 1e6);
         statsCounter("pgbouncer_stats_client_wait_seconds", "Time clients waited for a server, seconds", t -> t.waitMicros() / 1e6);
+        statsCounter("pgbouncer_stats_client_parses", "Named prepared statements clients created", t -> t.clientParses());
+        statsCounter("pgbouncer_stats_server_parses", "Prepared statements Usher created on servers", t -> t.serverParses());
+        statsCounter("pgbouncer_stats_binds", "Binds of named prepared statements", t -> t.binds());
         databaseGauge("pgbouncer_databases_current_connections", "Server connections open to the database",
                 db -> usher.pools().databaseConnections(db.name()));
         databaseGauge("pgbouncer_databases_pool_size", "Pool size for the database",

@@ -147,6 +147,9 @@ class PreparedProtocolTest {
                 s.add(Step.send(0, 1, bind("", "s9"), execute("", 0), SYNC));
                 s.add(Step.send(0, 1, bind("", "s1"), execute("", 0), SYNC));
                 s.add(Step.send(1, 1, parse("s1", "SELECT 1"), bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, WireClient.query("DISCARD ALL")));
+                s.add(Step.send(1, 1, bind("", "s1"), execute("", 0), SYNC));
+                s.add(Step.send(1, 1, parse("s1", "SELECT 1"), bind("", "s1"), execute("", 0), SYNC));
             }
             case "named portal in a transaction" -> {
                 s.add(Step.send(0, 1, WireClient.query("BEGIN")));
