@@ -50,7 +50,8 @@ public final class SettingDefs {
             "admin_users", "stats_users", "stats_period", "log_stats",
             // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
-            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout");
+            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout",
+            "max_prepared_statements");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

@@ -95,7 +95,8 @@ public final class StatementTracker {
     private boolean clientFlushNeeded;
     /** Fakes at the head of the queue wait for the server's stream to reach a message boundary. */
     private boolean fakesDue;
-    private int maxPreparedStatements;
+    /** max_prepared_statements when the client logged in (a RELOAD applies to clients from then on). */
+    private final int maxPreparedStatements;
 
     public StatementTracker(StatementRegistry registry, ByteBufAllocator alloc, DatabaseStats stats,
                             int maxPacketSize, int maxPreparedStatements) {
@@ -104,11 +105,6 @@ public final class StatementTracker {
         this.stats = stats;
         this.maxPreparedStatements = maxPreparedStatements;
         this.clientScanner = new MessageScanner(maxPacketSize);
-    }
-
-    /** max_prepared_statements changed by RELOAD or SET: applies to servers from now on. */
-    public void maxPreparedStatements(int n) {
-        this.maxPreparedStatements = Math.max(1, n);
     }
 
     /** Statements this client has prepared (SHOW CLIENTS prepared_statements). */

@@ -75,7 +75,8 @@ class SettingDefsTest {
             "admin_users", "stats_users", "stats_period", "log_stats",
             // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
-            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout");
+            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout",
+            "max_prepared_statements");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(
