@@ -368,7 +368,7 @@ public final class Usher implements AutoCloseable {
     public synchronized String reload() {
         UsherConfig next;
         try {
-            next = UsherConfig.load(config.file());
+            next = config.reload();
         } catch (io.usher.config.ConfigException e) {
             log.error("RELOAD failed, keeping the running configuration: {}", e.getMessage());
             return e.getMessage();
@@ -379,7 +379,7 @@ public final class Usher implements AutoCloseable {
         config = next;
         pools.reconfigure(next);
         clients.forEach(ClientConnection::settingsChanged);
-        log.info("RELOAD: configuration reloaded from {}", next.file());
+        log.info("RELOAD: configuration reloaded from {}", next.describeSources());
         return null;
     }
 

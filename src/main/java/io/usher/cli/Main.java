@@ -23,11 +23,23 @@ import java.util.concurrent.CountDownLatch;
 /** The command line, with PgBouncer's flags where they make sense. */
 @Command(name = "usher", mixinStandardHelpOptions = false, sortOptions = false,
         description = "Usher: a PostgreSQL connection pooler that reads PgBouncer's configuration.",
-        footer = "%nStarts in the foreground. SIGTERM or SIGINT stops it.")
+        subcommands = {ConfigCommand.class, DemoCommand.class},
+        footer = {"%nWithout CONFIG, the configuration comes from the environment: DATABASE_URL (or DB_HOST, DB_PORT, "
+                + "DB_USER, DB_PASSWORD, DB_NAME, as the edoburu/pgbouncer image reads them), USHER_<SETTING> for any "
+                + "[pgbouncer] setting (USHER_POOL_MODE=transaction), and the image's other variables (POOL_MODE, "
+                + "MAX_CLIENT_CONN, ...). With CONFIG, USHER_ variables override the file and the image's variables "
+                + "fill in what it leaves unset.",
+                "%nStarts in the foreground. SIGTERM or SIGINT stops it."})
 public final class Main implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = "pgbouncer.ini")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",
+            description = "pgbouncer.ini (optional: without it, the configuration comes from the environment)")
     Path configFile;
+
+    @Option(names = "--database-url", paramLabel = "URL",
+            description = "postgres://user:password@host:port/database to pool (instead of DATABASE_URL): clients log in "
+                    + "with that user and password, to that database.")
+    String databaseUrl;
 
     @Option(names = {"-d", "--daemon"}, description = "Run in the background (not supported: use your service manager).")
     boolean daemon;
@@ -102,21 +114,23 @@ public final class Main implements Callable<Integer> {
             System.err.println("usher: -u is not supported; start Usher as user \"" + switchUser + "\" (e.g. runuser -u " + switchUser + ")");
             return 1;
         }
-        if (configFile == null) {
-            System.err.println("usher: need a config file");
-            System.err.println("Try \"usher --help\" for more information.");
-            return 1;
-        }
         UsherConfig config;
         try {
-            config = UsherConfig.load(configFile.toAbsolutePath());
+            config = loadConfig(configFile, databaseUrl);
         } catch (ConfigException e) {
             System.err.println("usher: " + e.getMessage());
+            if (configFile == null && e.file() != null && e.file().equals("environment")) {
+                System.err.println("Try \"usher --help\" for more information.");
+            }
             return 1;
         }
         LogSetup.apply(Math.max(verbose.length, config.settings().getInt("verbose")), quiet,
                 config.settings().getString("logfile"));
         Logger log = LoggerFactory.getLogger("io.usher");
+        log.info("configuration from {}", config.describeSources());
+        for (String note : config.env().notes()) {
+            log.info("config: {}", note);
+        }
         for (String key : config.notImplementedKeys()) {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
@@ -179,6 +193,15 @@ public final class Main implements Callable<Integer> {
         stopped.await();
         log.info("shutdown complete");
         return 0;
+    }
+
+    /**
+     * The file with the environment's layers, or the environment alone when there is no file
+     * ({@code --database-url} standing in for DATABASE_URL).
+     */
+    static UsherConfig loadConfig(Path file, String databaseUrl) throws ConfigException {
+        io.usher.config.EnvConfig env = io.usher.config.EnvConfig.fromEnvironment(databaseUrl);
+        return file != null ? UsherConfig.load(file.toAbsolutePath(), env) : UsherConfig.fromEnvironment(env);
     }
 
     /** PgBouncer 1.23+: the first SIGTERM/SIGINT begins a shutdown that waits; another one makes it immediate. */

@@ -15,6 +15,7 @@ final class ConfigAssembler implements IniParser.Handler {
 
     private final Settings.Builder settings = Settings.builder();
     private final Map<String, DatabaseConfig> databases = new LinkedHashMap<>();
+    private final Map<String, String> databaseOrigins = new LinkedHashMap<>();
     private final Map<String, UserConfig> users = new LinkedHashMap<>();
     private final Map<Integer, PeerConfig> peers = new LinkedHashMap<>();
     private Section current;
@@ -44,7 +45,10 @@ final class ConfigAssembler implements IniParser.Handler {
         switch (current) {
             case PGBOUNCER -> settings.set(key, value, file, line);
             // A name given twice keeps its first position and takes the later definition, as in PgBouncer.
-            case DATABASES -> databases.put(key, DatabaseEntries.parse(key, value, file, line));
+            case DATABASES -> {
+                databases.put(key, DatabaseEntries.parse(key, value, file, line));
+                databaseOrigins.put(key, file + ":" + line);
+            }
             case USERS -> users.put(key, UserEntries.parse(key, value, file, line));
             case PEERS -> {
                 PeerConfig peer = PeerEntries.parse(key, value, file, line);
@@ -63,6 +67,11 @@ final class ConfigAssembler implements IniParser.Handler {
 
     Map<String, DatabaseConfig> databases() {
         return databases;
+    }
+
+    /** "file:line" of each [databases] entry. */
+    Map<String, String> databaseOrigins() {
+        return databaseOrigins;
     }
 
     Map<String, UserConfig> users() {

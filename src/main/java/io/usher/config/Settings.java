@@ -19,7 +19,7 @@ import java.util.TreeMap;
  * (511). Keys are case-sensitive, as in PgBouncer.
  */
 public final class Settings {
-    private static final Settings DEFAULTS = new Settings(Map.of(), Set.of(), Map.of());
+    private static final Settings DEFAULTS = new Settings(Map.of(), Set.of(), Map.of(), Map.of());
 
     /**
      * Values set in the file, as written. An alias (service_name) is stored under the key it
@@ -30,11 +30,15 @@ public final class Settings {
     private final Set<String> written;
     /** Defaults that depend on how the config was loaded (conffile = the file loaded). */
     private final Map<String, String> defaultOverrides;
+    /** Where each explicit value came from ("file:line", "env VAR", "SET"), by the key it is stored under. */
+    private final Map<String, String> origins;
 
-    private Settings(Map<String, String> explicit, Set<String> written, Map<String, String> defaultOverrides) {
+    private Settings(Map<String, String> explicit, Set<String> written, Map<String, String> defaultOverrides,
+            Map<String, String> origins) {
         this.explicit = Map.copyOf(explicit);
         this.written = Collections.unmodifiableSet(new LinkedHashSet<>(written));
         this.defaultOverrides = Map.copyOf(defaultOverrides);
+        this.origins = Map.copyOf(origins);
     }
 
     /** All keys at PgBouncer's defaults. */
@@ -55,8 +59,24 @@ public final class Settings {
         b.explicit.putAll(explicit);
         b.written.addAll(written);
         b.defaultOverrides.putAll(defaultOverrides);
+        b.origins.putAll(origins);
         b.set(key, value, source, 0);
         return b.build();
+    }
+
+    /**
+     * Where the effective value of {@code key} came from: {@code "FILE:LINE"} for a line of a file,
+     * {@code "env VAR"} for an environment variable, {@code "SET"} for the console, the command-line
+     * option, or {@code "default"}.
+     */
+    public String origin(String key) {
+        def(key);
+        String target = SettingDefs.aliasTarget(key);
+        String stored = target != null ? target : key;
+        if (!explicit.containsKey(stored)) {
+            return "default";
+        }
+        return origins.getOrDefault(stored, "default");
     }
 
     /**
@@ -190,6 +210,7 @@ public final class Settings {
         private final Map<String, String> explicit = new LinkedHashMap<>();
         private final Set<String> written = new LinkedHashSet<>();
         private final Map<String, String> defaultOverrides = new LinkedHashMap<>();
+        private final Map<String, String> origins = new LinkedHashMap<>();
 
         private Builder() {
         }
@@ -209,8 +230,21 @@ public final class Settings {
                         "invalid value \"" + value + "\" for parameter " + key + ": " + problem);
             }
             String target = SettingDefs.aliasTarget(key);
-            explicit.put(target != null ? target : key, value);
+            String stored = target != null ? target : key;
+            explicit.put(stored, value);
+            origins.put(stored, line > 0 ? file + ":" + line : file);
             written.add(key);
+            return this;
+        }
+
+        /**
+         * Lays the values set in {@code upper} over these (each keeps its origin): the next layer of
+         * a configuration built from several sources.
+         */
+        Builder overlay(Builder upper) {
+            explicit.putAll(upper.explicit);
+            origins.putAll(upper.origins);
+            written.addAll(upper.written);
             return this;
         }
 
@@ -222,6 +256,7 @@ public final class Settings {
         Builder resetToDefaults() {
             explicit.clear();
             written.clear();
+            origins.clear();
             return this;
         }
 
@@ -233,7 +268,7 @@ public final class Settings {
         }
 
         Settings build() {
-            return new Settings(explicit, written, defaultOverrides);
+            return new Settings(explicit, written, defaultOverrides, origins);
         }
     }
 }

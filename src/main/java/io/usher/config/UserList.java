@@ -25,12 +25,15 @@ public final class UserList {
     static final int MAX_USERNAME = 128;
     static final int MAX_PASSWORD = 2048;
 
-    private static final UserList EMPTY = new UserList(Map.of());
+    private static final UserList EMPTY = new UserList(Map.of(), Map.of());
 
     private final Map<String, String> entries;
+    /** Where each entry came from: "file:line" or "env VAR". */
+    private final Map<String, String> origins;
 
-    private UserList(Map<String, String> entries) {
+    private UserList(Map<String, String> entries, Map<String, String> origins) {
         this.entries = Collections.unmodifiableMap(new LinkedHashMap<>(entries));
+        this.origins = Map.copyOf(origins);
     }
 
     public static UserList empty() {
@@ -44,7 +47,30 @@ public final class UserList {
 
     /** Parses auth file contents; {@code fileNameForErrors} is used in error messages. */
     public static UserList parse(String text, String fileNameForErrors) throws ConfigException {
-        return new UserList(new Reader(text, fileNameForErrors).entries());
+        Reader reader = new Reader(text, fileNameForErrors);
+        Map<String, String> entries = reader.entries();
+        return new UserList(entries, reader.origins);
+    }
+
+    /**
+     * This list plus entries for users it does not have yet (users it has keep their secret:
+     * {@code extra} is the lower layer). {@code origins} says where each extra entry came from.
+     */
+    public UserList withDefaults(Map<String, String> extra, Map<String, String> extraOrigins) {
+        Map<String, String> merged = new LinkedHashMap<>(entries);
+        Map<String, String> mergedOrigins = new LinkedHashMap<>(origins);
+        for (Map.Entry<String, String> e : extra.entrySet()) {
+            if (!merged.containsKey(e.getKey())) {
+                merged.put(e.getKey(), e.getValue());
+                mergedOrigins.put(e.getKey(), extraOrigins.getOrDefault(e.getKey(), "?"));
+            }
+        }
+        return new UserList(merged, mergedOrigins);
+    }
+
+    /** Where a user's entry came from ("file:line", "env VAR"), if the list has the user. */
+    public Optional<String> origin(String user) {
+        return Optional.ofNullable(origins.get(user));
     }
 
     /** The stored secret of a user (case-sensitive name), as written in the file. */
@@ -73,6 +99,7 @@ public final class UserList {
         private final String file;
         private int pos;
         private int line = 1;
+        private final Map<String, String> origins = new LinkedHashMap<>();
 
         Reader(String text, String file) {
             this.text = text;
@@ -103,6 +130,7 @@ public final class UserList {
                 }
                 String secret = quotedField("password", MAX_PASSWORD, "password too long in auth file");
                 entries.put(user, secret);
+                origins.put(user, file + ":" + line);
                 skipRestOfLine();
             }
         }

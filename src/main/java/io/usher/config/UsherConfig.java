@@ -21,25 +21,55 @@ import java.util.Optional;
  */
 public final class UsherConfig {
     private final Path file;
+    private final EnvConfig env;
     private final Settings settings;
     private final Map<String, DatabaseConfig> databases;
+    private final Map<String, String> databaseOrigins;
     private final Map<String, UserConfig> users;
     private final Map<Integer, PeerConfig> peers;
     private final UserList userList;
+    /** Passwords from the environment of users whose auth_file entry was made from them. */
+    private final Map<String, String> serverPasswords;
 
-    private UsherConfig(Path file, Settings settings, Map<String, DatabaseConfig> databases,
-            Map<String, UserConfig> users, Map<Integer, PeerConfig> peers, UserList userList) {
+    private UsherConfig(Path file, EnvConfig env, Settings settings, Map<String, DatabaseConfig> databases,
+            Map<String, String> databaseOrigins, Map<String, UserConfig> users, Map<Integer, PeerConfig> peers,
+            UserList userList, Map<String, String> serverPasswords) {
         this.file = file;
+        this.env = env;
         this.settings = settings;
         this.databases = Collections.unmodifiableMap(new LinkedHashMap<>(databases));
+        this.databaseOrigins = Map.copyOf(databaseOrigins);
         this.users = Collections.unmodifiableMap(new LinkedHashMap<>(users));
         this.peers = Collections.unmodifiableMap(new LinkedHashMap<>(peers));
         this.userList = userList;
+        this.serverPasswords = Map.copyOf(serverPasswords);
     }
 
     /** Reads an ini file, its includes and its auth_file. */
     public static UsherConfig load(Path iniFile) throws ConfigException {
-        return parse(TextFiles.read(iniFile, "config file"), iniFile);
+        return load(iniFile, EnvConfig.none());
+    }
+
+    /**
+     * Reads an ini file, its includes and its auth_file, with the environment's layers over and
+     * under it (see {@link EnvConfig}).
+     */
+    public static UsherConfig load(Path iniFile, EnvConfig env) throws ConfigException {
+        return assemble(TextFiles.read(iniFile, "config file"), iniFile, env);
+    }
+
+    /**
+     * A configuration without a file: the edoburu image's defaults, then its variables, then
+     * USHER_ variables, then the command line.
+     *
+     * @throws ConfigException when the environment names no database (no DATABASE_URL, DATABASE_URLS or DB_HOST)
+     */
+    public static UsherConfig fromEnvironment(EnvConfig env) throws ConfigException {
+        if (!env.hasDatabases()) {
+            throw new ConfigException("environment", 0, "no config file given, and no DATABASE_URL, DATABASE_URLS "
+                    + "or DB_HOST in the environment to build one from");
+        }
+        return assemble(null, null, env);
     }
 
     /**
@@ -50,18 +80,78 @@ public final class UsherConfig {
     public static UsherConfig parse(String text, Path fileForErrorsAndIncludes) throws ConfigException {
         Objects.requireNonNull(text, "text");
         Objects.requireNonNull(fileForErrorsAndIncludes, "fileForErrorsAndIncludes");
-        Path workingDir = Path.of("").toAbsolutePath();
-        String fileName = fileForErrorsAndIncludes.toString();
+        return assemble(text, fileForErrorsAndIncludes, EnvConfig.none());
+    }
 
-        ConfigAssembler assembler = new ConfigAssembler();
-        new IniParser(workingDir, assembler).parse(text, fileName);
-        if (!assembler.sawMainSection()) {
-            throw new ConfigException(fileName, 0, "main section [pgbouncer] missing from config file");
+    /**
+     * RELOAD: the same sources read again (the file, if any, and its auth_file; the environment
+     * layer is the one read at startup).
+     */
+    public UsherConfig reload() throws ConfigException {
+        return file == null ? fromEnvironment(env) : load(file, env);
+    }
+
+    /**
+     * Layers, lowest first: PgBouncer's defaults; without a file the edoburu image's defaults; the
+     * image's variables; the file; USHER_ variables; the command line.
+     */
+    private static UsherConfig assemble(String text, Path file, EnvConfig env) throws ConfigException {
+        Path workingDir = Path.of("").toAbsolutePath();
+        Settings.Builder settings = Settings.builder();
+        if (file == null) {
+            setAll(settings, env.filelessDefaults());
         }
-        Settings settings = assembler.settings().defaultValue("conffile", fileName).build();
-        UserList userList = loadUserList(settings, workingDir);
-        return new UsherConfig(fileForErrorsAndIncludes, settings, assembler.databases(), assembler.users(),
-                assembler.peers(), userList);
+        setAll(settings, env.compatSettings());
+
+        Map<String, DatabaseConfig> databases = new LinkedHashMap<>();
+        Map<String, String> databaseOrigins = new LinkedHashMap<>();
+        Map<String, UserConfig> users = Map.of();
+        Map<Integer, PeerConfig> peers = Map.of();
+        if (file != null) {
+            String fileName = file.toString();
+            ConfigAssembler assembler = new ConfigAssembler();
+            new IniParser(workingDir, assembler).parse(text, fileName);
+            if (!assembler.sawMainSection()) {
+                throw new ConfigException(fileName, 0, "main section [pgbouncer] missing from config file");
+            }
+            settings.overlay(assembler.settings());
+            settings.defaultValue("conffile", fileName);
+            databases.putAll(assembler.databases());
+            databaseOrigins.putAll(assembler.databaseOrigins());
+            users = assembler.users();
+            peers = assembler.peers();
+        }
+        setAll(settings, env.usherSettings());
+        setAll(settings, env.commandLineSettings());
+        Settings built = settings.build();
+
+        // the environment's database entries fill in names the file does not have
+        for (EnvConfig.Database d : env.databases()) {
+            if (!databases.containsKey(d.name())) {
+                databases.put(d.name(), DatabaseEntries.parse(d.name(), d.connectionString(), d.origin(), 0));
+                databaseOrigins.put(d.name(), d.origin());
+            }
+        }
+
+        UserList fromFile = loadUserList(built, workingDir);
+        Map<String, String> extra = new LinkedHashMap<>();
+        Map<String, String> extraOrigins = new LinkedHashMap<>();
+        Map<String, String> serverPasswords = new LinkedHashMap<>();
+        for (EnvConfig.User u : env.users()) {
+            if (fromFile.secret(u.name()).isEmpty()) {
+                extra.put(u.name(), u.secretFor(built.authType()));
+                extraOrigins.put(u.name(), u.origin());
+                serverPasswords.put(u.name(), u.password());
+            }
+        }
+        UserList userList = extra.isEmpty() ? fromFile : fromFile.withDefaults(extra, extraOrigins);
+        return new UsherConfig(file, env, built, databases, databaseOrigins, users, peers, userList, serverPasswords);
+    }
+
+    private static void setAll(Settings.Builder settings, List<EnvConfig.Value> values) throws ConfigException {
+        for (EnvConfig.Value v : values) {
+            settings.set(v.key(), v.value(), v.origin(), 0);
+        }
     }
 
     /** Like PgBouncer, reads auth_file only when it is set and the auth type uses it (not any, not pam). */
@@ -80,12 +170,13 @@ public final class UsherConfig {
         return UserList.load(path);
     }
 
-    /** The file this config was loaded from (or named by {@link #parse}). */
     /** This configuration with one [pgbouncer] setting changed (the console's SET key = value). */
     public UsherConfig withSetting(String key, String value) throws ConfigException {
-        return new UsherConfig(file, settings.with(key, value, "SET"), databases, users, peers, userList);
+        return new UsherConfig(file, env, settings.with(key, value, "SET"), databases, databaseOrigins, users, peers,
+                userList, serverPasswords);
     }
 
+    /** The file this config was loaded from (or named by {@link #parse}); null when built from the environment alone. */
     public Path file() {
         return file;
     }
@@ -109,9 +200,39 @@ public final class UsherConfig {
         return peers;
     }
 
-    /** Loaded from auth_file when it is set (and auth_type is not any or pam), else empty. */
+    /**
+     * Loaded from auth_file when it is set (and auth_type is not any or pam), else empty; plus the
+     * users whose passwords came from the environment (hashed), where auth_file lacks them.
+     */
     public UserList userList() {
         return userList;
+    }
+
+    /**
+     * The password a server login of {@code user} may use, when the user's auth_file entry was made
+     * from a password in the environment (DATABASE_URL, DB_PASSWORD, ...). Empty otherwise.
+     */
+    public Optional<String> serverPassword(String user) {
+        return Optional.ofNullable(serverPasswords.get(user));
+    }
+
+    /** Where a [databases] entry came from: "file:line" or "env VAR". */
+    public String databaseOrigin(String name) {
+        return databaseOrigins.getOrDefault(name, "?");
+    }
+
+    /** The environment layer this configuration was built with ({@link EnvConfig#none()} for a file alone). */
+    public EnvConfig env() {
+        return env;
+    }
+
+    /** "FILE" or "FILE + environment" or "environment": what a RELOAD reads. */
+    public String describeSources() {
+        boolean usesEnv = env != EnvConfig.none();
+        if (file == null) {
+            return "the environment";
+        }
+        return usesEnv ? file + " and the environment" : file.toString();
     }
 
     /**
@@ -148,7 +269,7 @@ public final class UsherConfig {
 
     @Override
     public String toString() {
-        return "UsherConfig[" + file + ", databases=" + databases.keySet() + ", users=" + users.keySet()
+        return "UsherConfig[" + describeSources() + ", databases=" + databases.keySet() + ", users=" + users.keySet()
                 + ", peers=" + peers.keySet() + "]";
     }
 }

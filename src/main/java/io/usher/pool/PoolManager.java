@@ -211,8 +211,11 @@ public final class PoolManager implements Pool.Evictor {
             return credentials.computeIfAbsent(db.name() + "\0" + user,
                     k -> new ServerCredentials(user, StoredSecret.parse(db.password())));
         }
-        return credentials.computeIfAbsent(user, u -> new ServerCredentials(u,
-                config.userList().secret(u).map(StoredSecret::parse).orElse(null)));
+        // a password from the environment (DATABASE_URL ...) logs in with any server auth method;
+        // the auth_file entry made from it is only a hash
+        return credentials.computeIfAbsent(user, u -> new ServerCredentials(u, config.serverPassword(u)
+                .<StoredSecret>map(StoredSecret.Plain::new)
+                .orElseGet(() -> config.userList().secret(u).map(StoredSecret::parse).orElse(null))));
     }
 
     private static Map<String, String> startupParameters(DatabaseConfig db) {
