@@ -55,6 +55,9 @@ public final class Usher implements AutoCloseable {
     private static final EnumSet<AuthType> SUPPORTED_AUTH =
             EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256);
 
+    /** TLS towards clients; replaced on RELOAD only when the new settings load. */
+    private volatile io.usher.tls.ClientTls clientTls = io.usher.tls.ClientTls.disabled();
+
     private volatile UsherConfig config;
     private final Transport transport;
     private final PoolManager pools;
@@ -90,8 +93,19 @@ public final class Usher implements AutoCloseable {
         if (!SUPPORTED_AUTH.contains(s.authType())) {
             throw new IOException("auth_type = " + s.authType().configName() + " is not supported yet");
         }
+        io.usher.tls.ClientTls tls;
+        try {
+            tls = io.usher.tls.ClientTls.build(s);
+        } catch (io.usher.tls.TlsConfigException e) {
+            throw new IOException("TLS setup failed: " + e.getMessage(), e);
+        }
+        String authProblem = authProblem(s, tls);
+        if (authProblem != null) {
+            throw new IOException(authProblem);
+        }
         int threads = Integer.getInteger("usher.threads", Runtime.getRuntime().availableProcessors());
         Usher u = new Usher(config, threads);
+        u.clientTls = tls;
         try {
             u.bind();
         } catch (IOException | RuntimeException e) {
@@ -108,6 +122,14 @@ public final class Usher implements AutoCloseable {
                 period, period, TimeUnit.SECONDS);
         u.pools.prewarm();
         return u;
+    }
+
+    /** What in the auth settings cannot work with this client TLS, or null. */
+    private static String authProblem(Settings s, io.usher.tls.ClientTls tls) {
+        if (s.authType() == AuthType.CERT && !tls.verifiesClients()) {
+            return "auth_type = cert needs client_tls_sslmode = verify-ca or verify-full (a verified client certificate)";
+        }
+        return null;
     }
 
     private void bind() throws IOException {
@@ -220,6 +242,8 @@ public final class Usher implements AutoCloseable {
     public PoolManager pools() { return pools; }
     public StatsRegistry stats() { return stats; }
     public TrackedParameters trackedParameters() { return trackedParameters; }
+    /** TLS towards clients as of now (new connections take it; RELOAD may replace it). */
+    public io.usher.tls.ClientTls clientTls() { return clientTls; }
 
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
     public boolean clientOpened(ClientConnection c) {
@@ -373,6 +397,24 @@ public final class Usher implements AutoCloseable {
         for (String key : next.notImplementedKeys()) {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
+        if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
+            log.error("RELOAD failed, keeping the running configuration: auth_type = {} is not supported yet",
+                    next.settings().authType().configName());
+            return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
+        }
+        io.usher.tls.ClientTls tls = clientTls;
+        try {
+            tls = io.usher.tls.ClientTls.build(next.settings());
+        } catch (io.usher.tls.TlsConfigException e) {
+            // as PgBouncer: the rest of the configuration applies, TLS stays as it was
+            log.error("TLS configuration could not be reloaded, keeping old configuration: {}", e.getMessage());
+        }
+        String authProblem = authProblem(next.settings(), tls);
+        if (authProblem != null) {
+            log.error("RELOAD failed, keeping the running configuration: {}", authProblem);
+            return authProblem;
+        }
+        clientTls = tls;
         config = next;
         pools.reconfigure(next);
         clients.forEach(ClientConnection::settingsChanged);
@@ -395,6 +437,22 @@ public final class Usher implements AutoCloseable {
         }
         try {
             UsherConfig next = config.withSetting(key, value);
+            io.usher.tls.ClientTls tls = clientTls;
+            if (key.startsWith("client_tls")) {
+                try {
+                    tls = io.usher.tls.ClientTls.build(next.settings());
+                } catch (io.usher.tls.TlsConfigException e) {
+                    return e.getMessage();
+                }
+            }
+            String authProblem = authProblem(next.settings(), tls);
+            if (authProblem != null) {
+                return authProblem;
+            }
+            if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
+                return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
+            }
+            clientTls = tls;
             config = next;
             pools.reconfigure(next);
             clients.forEach(ClientConnection::settingsChanged);

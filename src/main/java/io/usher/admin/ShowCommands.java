@@ -261,7 +261,7 @@ final class ShowCommands {
             long waitUs = v.waitNanos() / 1000;
             r.row("C", v.user(), v.database(), "none", v.state(), host(v.remote()), port(v.remote()), host(v.local()),
                     port(v.local()), time(v.connectedMillis()), time(v.requestMillis()), waitUs / 1_000_000,
-                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, "", v.applicationName(), 0, c.cancelPid());
+                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, v.tls(), v.applicationName(), 0, c.cancelPid());
         }
     }
 

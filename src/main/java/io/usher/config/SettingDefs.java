@@ -50,7 +50,11 @@ public final class SettingDefs {
             "admin_users", "stats_users", "stats_period", "log_stats",
             // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
-            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout");
+            "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout",
+            // TLS towards clients
+            "client_tls_sslmode", "client_tls_key_file", "client_tls_cert_file", "client_tls_ca_file",
+            "client_tls_protocols", "client_tls_ciphers", "client_tls13_ciphers", "client_tls_ecdhcurve",
+            "client_tls_dheparams");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";
