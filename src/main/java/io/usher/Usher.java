@@ -103,6 +103,11 @@ public final class Usher implements AutoCloseable {
         if (authProblem != null) {
             throw new IOException(authProblem);
         }
+        try {
+            io.usher.tls.ServerTls.build(s);
+        } catch (io.usher.tls.TlsConfigException e) {
+            throw new IOException("TLS setup failed: " + e.getMessage(), e);
+        }
         int threads = Integer.getInteger("usher.threads", Runtime.getRuntime().availableProcessors());
         Usher u = new Usher(config, threads);
         u.clientTls = tls;
@@ -441,6 +446,13 @@ public final class Usher implements AutoCloseable {
             if (key.startsWith("client_tls")) {
                 try {
                     tls = io.usher.tls.ClientTls.build(next.settings());
+                } catch (io.usher.tls.TlsConfigException e) {
+                    return e.getMessage();
+                }
+            }
+            if (key.startsWith("server_tls")) {
+                try {
+                    io.usher.tls.ServerTls.build(next.settings());
                 } catch (io.usher.tls.TlsConfigException e) {
                     return e.getMessage();
                 }

@@ -294,7 +294,7 @@ final class ShowCommands {
                 r.row("S", p.key().user(), p.key().database(), "none", state, host(ch.remoteAddress()),
                         port(ch.remoteAddress()), host(ch.localAddress()), port(ch.localAddress()),
                         time(s.createdMillis()), time(lastUse), 0, 0, s.endpoint() != p.endpoint() ? 1 : 0,
-                        ptr(s), ptr(owner), s.backendPid(), "", app, 0, s.backendPid());
+                        ptr(s), ptr(owner), s.backendPid(), s.tlsInfo(), app, 0, s.backendPid());
             }
         }
     }

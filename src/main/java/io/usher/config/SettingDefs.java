@@ -54,7 +54,10 @@ public final class SettingDefs {
             // TLS towards clients
             "client_tls_sslmode", "client_tls_key_file", "client_tls_cert_file", "client_tls_ca_file",
             "client_tls_protocols", "client_tls_ciphers", "client_tls13_ciphers", "client_tls_ecdhcurve",
-            "client_tls_dheparams");
+            "client_tls_dheparams",
+            // TLS towards PostgreSQL
+            "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file", "server_tls_cert_file",
+            "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

@@ -79,7 +79,10 @@ class SettingDefsTest {
             // TLS towards clients
             "client_tls_sslmode", "client_tls_key_file", "client_tls_cert_file", "client_tls_ca_file",
             "client_tls_protocols", "client_tls_ciphers", "client_tls13_ciphers", "client_tls_ecdhcurve",
-            "client_tls_dheparams");
+            "client_tls_dheparams",
+            // TLS towards PostgreSQL
+            "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file", "server_tls_cert_file",
+            "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

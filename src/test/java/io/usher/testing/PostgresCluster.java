@@ -95,12 +95,18 @@ public final class PostgresCluster implements AutoCloseable {
 
     /**
      * A new private cluster with ssl = on, serving {@code cert} (a PEM certificate) and {@code key}
-     * (a PEM private key) as server.crt and server.key, with {@code hbaFirst} before the common
+     * (a PEM private key) as server.crt and server.key, trusting client certificates from
+     * {@code caPem} (root.crt; none when null), with {@code hbaFirst} before the common
      * pg_hba.conf lines. Caller closes it.
      */
-    public static PostgresCluster startNewWithTls(String certPem, String keyPem, List<String> hbaFirst) {
-        return startNew("127.0.0.1", 0, new Extras(List.of("ssl = on", "ssl_cert_file = 'server.crt'",
-                "ssl_key_file = 'server.key'"), hbaFirst, Map.of("server.crt", certPem, "server.key", keyPem)));
+    public static PostgresCluster startNewWithTls(String certPem, String keyPem, String caPem, List<String> hbaFirst) {
+        List<String> settings = new ArrayList<>(List.of("ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"));
+        Map<String, String> files = new java.util.HashMap<>(Map.of("server.crt", certPem, "server.key", keyPem));
+        if (caPem != null) {
+            settings.add("ssl_ca_file = 'root.crt'");
+            files.put("root.crt", caPem);
+        }
+        return startNew("127.0.0.1", 0, new Extras(settings, hbaFirst, files));
     }
 
     private static PostgresCluster startNew(String address, int port, Extras extras) {
