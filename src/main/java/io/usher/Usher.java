@@ -53,7 +53,7 @@ public final class Usher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Usher.class);
 
     private static final EnumSet<AuthType> SUPPORTED_AUTH =
-            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256);
+            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256, AuthType.CERT);
 
     /** TLS towards clients; replaced on RELOAD only when the new settings load. */
     private volatile io.usher.tls.ClientTls clientTls = io.usher.tls.ClientTls.disabled();

@@ -267,4 +267,49 @@ class ClientTlsTest {
             assertThat(logs.text()).contains("tls=TLSv1.2/TLS_ECDHE_ECDSA_");
         }
     }
+
+    @Test
+    void certAuthTakesTheUserFromTheCertificate() throws Exception {
+        try (LogCapture logs = new LogCapture(Level.INFO);
+             UsherInstance u = tls("verify-ca").set("auth_type", "cert").start()) {
+            try (Connection c = u.connect(MD5, null, "appdb", withClientCert(ssl("verify-full")))) {
+                assertThat(one(c, "SELECT current_user")).isEqualTo(MD5);
+            }
+            // a certificate for u_md5 does not log in u_scram
+            assertThatThrownBy(() -> u.connect("u_scram", null, "appdb", withClientCert(ssl("verify-full"))))
+                    .isInstanceOfSatisfying(SQLException.class, e -> {
+                        assertThat(e.getMessage()).contains("certificate authentication failed");
+                        assertThat(e.getSQLState()).isEqualTo("28000");
+                    });
+            assertThat(logs.text()).contains("TLS certificate name mismatch");
+            // a user that is not in auth_file, even with a matching certificate
+            TestCerts.Files3 ghost = certs.client("ghost").write(dir, "ghost");
+            Properties p = ssl("verify-full");
+            p.setProperty("sslcert", ghost.cert().toString());
+            p.setProperty("sslkey", ghost.pkcs8Der().toString());
+            assertThatThrownBy(() -> u.connect("ghost", null, "appdb", p))
+                    .hasMessageContaining("certificate authentication failed");
+            // without a certificate there is no TLS session at all under verify-ca
+            assertThatThrownBy(() -> u.connect(MD5, "md5_pw", "appdb", ssl("require"))).isInstanceOf(SQLException.class);
+        }
+    }
+
+    @Test
+    void certAuthWithPsql() throws Exception {
+        assumeTrue(PostgresCluster.findClientTool("psql").isPresent(), "psql not installed");
+        try (UsherInstance u = tls("verify-full").set("auth_type", "cert").start()) {
+            ProcessResult r = pg.runClient(Duration.ofSeconds(60), Map.of(), "psql",
+                    "host=127.0.0.1 port=" + u.port() + " dbname=appdb user=" + MD5 + " sslmode=verify-full"
+                            + " sslrootcert=" + caFile + " sslcert=" + clientCert.cert() + " sslkey=" + clientCert.key(),
+                    "-X", "-A", "-t", "-c", "SELECT current_user");
+            assertThat(r.exitCode()).as(r.stderr()).isZero();
+            assertThat(r.stdout().trim()).isEqualTo(MD5);
+        }
+    }
+
+    @Test
+    void certAuthNeedsVerifiedClientCertificates() {
+        assertThatThrownBy(() -> tls("require").set("auth_type", "cert").start())
+                .hasMessageContaining("auth_type = cert needs client_tls_sslmode = verify-ca or verify-full");
+    }
 }
