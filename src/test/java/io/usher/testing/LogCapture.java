@@ -10,11 +10,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Captures what Usher logs (logger "io.usher" and below) while open, at {@code level} and above;
- * the logger's level is put back on close.
+ * Captures everything logged while open (the root logger's appenders see it all), with Usher's own
+ * loggers ("io.usher" and below) at {@code level}; their level is put back on close.
  */
 public final class LogCapture implements AutoCloseable {
     private final Logger logger = (Logger) LoggerFactory.getLogger("io.usher");
+    private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
     private final Level previous;
     private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
 
@@ -23,7 +24,7 @@ public final class LogCapture implements AutoCloseable {
         logger.setLevel(level);
         appender.setContext(logger.getLoggerContext());
         appender.start();
-        logger.addAppender(appender);
+        root.addAppender(appender);
     }
 
     /** Every line so far, formatted, with the exception's text if there was one. */
@@ -45,7 +46,7 @@ public final class LogCapture implements AutoCloseable {
 
     @Override
     public void close() {
-        logger.detachAppender(appender);
+        root.detachAppender(appender);
         appender.stop();
         logger.setLevel(previous);
     }
