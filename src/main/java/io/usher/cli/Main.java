@@ -23,7 +23,9 @@ import java.util.concurrent.CountDownLatch;
 /** The command line, with PgBouncer's flags where they make sense. */
 @Command(name = "usher", mixinStandardHelpOptions = false, sortOptions = false,
         description = "Usher: a PostgreSQL connection pooler that reads PgBouncer's configuration.",
-        footer = "%nStarts in the foreground. SIGTERM or SIGINT stops it.")
+        subcommands = PasswdCommand.class,
+        footer = "%nStarts in the foreground. SIGTERM or SIGINT stops it."
+                + "%n\"usher passwd [--md5] USER\" prints a userlist.txt line (password from the terminal or stdin).")
 public final class Main implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG", description = "pgbouncer.ini")

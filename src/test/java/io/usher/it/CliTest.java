@@ -312,4 +312,16 @@ class CliTest {
         assertThat(r.exitCode()).as(r.toString()).isNotZero();
         assertThat(r.stderr()).as(r.toString()).contains("auth_type = hba is not supported yet");
     }
+
+    // usher passwd reads the password from standard input when it is not a terminal
+    @Test
+    void passwdPrintsAUserlistLine() throws Exception {
+        Process p = start("passwd", "--md5", "dave");
+        try (java.io.OutputStream in = p.getOutputStream()) {
+            in.write("dave_pw\n".getBytes(StandardCharsets.UTF_8));
+        }
+        Run r = finish(p, Duration.ofSeconds(60));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stdout().trim()).isEqualTo("\"dave\" \"" + io.usher.auth.Md5Password.encrypt("dave", "dave_pw") + "\"");
+    }
 }
