@@ -53,7 +53,11 @@ public final class Usher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Usher.class);
 
     private static final EnumSet<AuthType> SUPPORTED_AUTH =
-            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256, AuthType.CERT);
+            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256, AuthType.CERT,
+                    AuthType.HBA);
+
+    /** auth_hba_file's rules when auth_type = hba; replaced on RELOAD only when the file loads. */
+    private volatile io.usher.auth.HbaRules hba;
 
     /** TLS towards clients; replaced on RELOAD only when the new settings load. */
     private volatile io.usher.tls.ClientTls clientTls = io.usher.tls.ClientTls.disabled();
@@ -108,9 +112,11 @@ public final class Usher implements AutoCloseable {
         } catch (io.usher.tls.TlsConfigException e) {
             throw new IOException("TLS setup failed: " + e.getMessage(), e);
         }
+        io.usher.auth.HbaRules hba = s.authType() == AuthType.HBA ? loadHba(s) : null;
         int threads = Integer.getInteger("usher.threads", Runtime.getRuntime().availableProcessors());
         Usher u = new Usher(config, threads);
         u.clientTls = tls;
+        u.hba = hba;
         try {
             u.bind();
         } catch (IOException | RuntimeException e) {
@@ -127,6 +133,26 @@ public final class Usher implements AutoCloseable {
                 period, period, TimeUnit.SECONDS);
         u.pools.prewarm();
         return u;
+    }
+
+    /** auth_hba_file, read (relative paths against the working directory, as PgBouncer). */
+    private static io.usher.auth.HbaRules loadHba(Settings s) throws IOException {
+        String file = s.getString("auth_hba_file").trim();
+        if (file.isEmpty()) {
+            throw new IOException("auth_type = hba needs auth_hba_file");
+        }
+        try {
+            io.usher.auth.HbaRules rules = io.usher.auth.HbaRules.load(Path.of(file));
+            log.info("auth_hba_file {}: {} rules", file, rules.size());
+            return rules;
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            throw new IOException("auth_hba_file " + file + " could not be read: " + e.getMessage(), e);
+        }
+    }
+
+    /** auth_hba_file's rules (auth_type = hba), or null. */
+    public io.usher.auth.HbaRules hba() {
+        return hba;
     }
 
     /** What in the auth settings cannot work with this client TLS, or null. */
@@ -419,7 +445,17 @@ public final class Usher implements AutoCloseable {
             log.error("RELOAD failed, keeping the running configuration: {}", authProblem);
             return authProblem;
         }
+        io.usher.auth.HbaRules rules = null;
+        if (next.settings().authType() == AuthType.HBA) {
+            try {
+                rules = loadHba(next.settings());
+            } catch (IOException e) {
+                log.error("RELOAD failed, keeping the running configuration: {}", e.getMessage());
+                return e.getMessage();
+            }
+        }
         clientTls = tls;
+        hba = rules;
         config = next;
         pools.reconfigure(next);
         clients.forEach(ClientConnection::settingsChanged);
@@ -464,6 +500,15 @@ public final class Usher implements AutoCloseable {
             if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
                 return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
             }
+            io.usher.auth.HbaRules rules = null;
+            if (next.settings().authType() == AuthType.HBA) {
+                try {
+                    rules = loadHba(next.settings());
+                } catch (IOException e) {
+                    return e.getMessage();
+                }
+            }
+            hba = rules;
             clientTls = tls;
             config = next;
             pools.reconfigure(next);

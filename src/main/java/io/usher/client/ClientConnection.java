@@ -31,6 +31,7 @@ import io.usher.stats.DatabaseStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
@@ -420,6 +421,19 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         });
     }
 
+    /** hba "peer": the OS user at the other end of the Unix socket has the name the client logs in as. */
+    private boolean peerIsUser() {
+        if (!(channel instanceof io.netty.channel.epoll.EpollDomainSocketChannel)) {
+            return false;
+        }
+        try {
+            int uid = ((io.netty.channel.epoll.EpollDomainSocketChannel) channel).peerCredentials().uid();
+            return user.equals(io.usher.auth.OsUsers.nameOf(uid));
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** The client's certificate, when it showed a verified one over TLS. */
     private java.security.cert.X509Certificate peerCertificate() {
         if (tls == null) {
@@ -522,6 +536,20 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void startAuthentication() {
         AuthType type = settings.authType();
         Optional<String> stored = config.userList().secret(user);
+        if (type == AuthType.HBA) {
+            // auth_hba_file decides the method from the connection's kind, address, TLS, database and user
+            InetAddress from = remote() instanceof InetSocketAddress ? ((InetSocketAddress) remote()).getAddress() : null;
+            io.usher.auth.HbaRules.Decision d = usher.hba().evaluate(from, tls != null, database, user);
+            if (d.method() == null) {
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "login rejected"));
+                return;
+            }
+            if (d.peer() && !peerIsUser()) {
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "unix socket login rejected"));
+                return;
+            }
+            type = d.method();
+        }
         if (type == AuthType.CERT) {
             String problem = certificateProblem(stored.isPresent());
             if (problem != null) {

@@ -82,7 +82,9 @@ class SettingDefsTest {
             "client_tls_dheparams",
             // TLS towards PostgreSQL
             "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file", "server_tls_cert_file",
-            "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers");
+            "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers",
+            // auth_type = hba
+            "auth_hba_file");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(
