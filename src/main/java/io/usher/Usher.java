@@ -53,7 +53,14 @@ public final class Usher implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Usher.class);
 
     private static final EnumSet<AuthType> SUPPORTED_AUTH =
-            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256);
+            EnumSet.of(AuthType.TRUST, AuthType.ANY, AuthType.PLAIN, AuthType.MD5, AuthType.SCRAM_SHA_256, AuthType.CERT,
+                    AuthType.HBA);
+
+    /** auth_hba_file's rules when auth_type = hba; replaced on RELOAD only when the file loads. */
+    private volatile io.usher.auth.HbaRules hba;
+
+    /** TLS towards clients; replaced on RELOAD only when the new settings load. */
+    private volatile io.usher.tls.ClientTls clientTls = io.usher.tls.ClientTls.disabled();
 
     private volatile UsherConfig config;
     private final Transport transport;
@@ -91,8 +98,26 @@ public final class Usher implements AutoCloseable {
         if (!SUPPORTED_AUTH.contains(s.authType())) {
             throw new IOException("auth_type = " + s.authType().configName() + " is not supported yet");
         }
+        io.usher.tls.ClientTls tls;
+        try {
+            tls = io.usher.tls.ClientTls.build(s);
+        } catch (io.usher.tls.TlsConfigException e) {
+            throw new IOException("TLS setup failed: " + e.getMessage(), e);
+        }
+        String authProblem = authProblem(s, tls);
+        if (authProblem != null) {
+            throw new IOException(authProblem);
+        }
+        try {
+            io.usher.tls.ServerTls.build(s);
+        } catch (io.usher.tls.TlsConfigException e) {
+            throw new IOException("TLS setup failed: " + e.getMessage(), e);
+        }
+        io.usher.auth.HbaRules hba = s.authType() == AuthType.HBA ? loadHba(s) : null;
         int threads = Integer.getInteger("usher.threads", Runtime.getRuntime().availableProcessors());
         Usher u = new Usher(config, threads);
+        u.clientTls = tls;
+        u.hba = hba;
         try {
             u.bind();
         } catch (IOException | RuntimeException e) {
@@ -109,6 +134,34 @@ public final class Usher implements AutoCloseable {
                 period, period, TimeUnit.SECONDS);
         u.pools.prewarm();
         return u;
+    }
+
+    /** auth_hba_file, read (relative paths against the working directory, as PgBouncer). */
+    private static io.usher.auth.HbaRules loadHba(Settings s) throws IOException {
+        String file = s.getString("auth_hba_file").trim();
+        if (file.isEmpty()) {
+            throw new IOException("auth_type = hba needs auth_hba_file");
+        }
+        try {
+            io.usher.auth.HbaRules rules = io.usher.auth.HbaRules.load(Path.of(file));
+            log.info("auth_hba_file {}: {} rules", file, rules.size());
+            return rules;
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            throw new IOException("auth_hba_file " + file + " could not be read: " + e.getMessage(), e);
+        }
+    }
+
+    /** auth_hba_file's rules (auth_type = hba), or null. */
+    public io.usher.auth.HbaRules hba() {
+        return hba;
+    }
+
+    /** What in the auth settings cannot work with this client TLS, or null. */
+    private static String authProblem(Settings s, io.usher.tls.ClientTls tls) {
+        if (s.authType() == AuthType.CERT && !tls.verifiesClients()) {
+            return "auth_type = cert needs client_tls_sslmode = verify-ca or verify-full (a verified client certificate)";
+        }
+        return null;
     }
 
     private void bind() throws IOException {
@@ -223,6 +276,8 @@ public final class Usher implements AutoCloseable {
     /** Statements clients prepared (max_prepared_statements), shared by name on the servers. */
     public io.usher.prepared.StatementRegistry statementRegistry() { return statementRegistry; }
     public TrackedParameters trackedParameters() { return trackedParameters; }
+    /** TLS towards clients as of now (new connections take it; RELOAD may replace it). */
+    public io.usher.tls.ClientTls clientTls() { return clientTls; }
 
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
     public boolean clientOpened(ClientConnection c) {
@@ -376,6 +431,34 @@ public final class Usher implements AutoCloseable {
         for (String key : next.notImplementedKeys()) {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
+        if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
+            log.error("RELOAD failed, keeping the running configuration: auth_type = {} is not supported yet",
+                    next.settings().authType().configName());
+            return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
+        }
+        io.usher.tls.ClientTls tls = clientTls;
+        try {
+            tls = io.usher.tls.ClientTls.build(next.settings());
+        } catch (io.usher.tls.TlsConfigException e) {
+            // as PgBouncer: the rest of the configuration applies, TLS stays as it was
+            log.error("TLS configuration could not be reloaded, keeping old configuration: {}", e.getMessage());
+        }
+        String authProblem = authProblem(next.settings(), tls);
+        if (authProblem != null) {
+            log.error("RELOAD failed, keeping the running configuration: {}", authProblem);
+            return authProblem;
+        }
+        io.usher.auth.HbaRules rules = null;
+        if (next.settings().authType() == AuthType.HBA) {
+            try {
+                rules = loadHba(next.settings());
+            } catch (IOException e) {
+                log.error("RELOAD failed, keeping the running configuration: {}", e.getMessage());
+                return e.getMessage();
+            }
+        }
+        clientTls = tls;
+        hba = rules;
         config = next;
         pools.reconfigure(next);
         clients.forEach(ClientConnection::settingsChanged);
@@ -398,6 +481,38 @@ public final class Usher implements AutoCloseable {
         }
         try {
             UsherConfig next = config.withSetting(key, value);
+            io.usher.tls.ClientTls tls = clientTls;
+            if (key.startsWith("client_tls")) {
+                try {
+                    tls = io.usher.tls.ClientTls.build(next.settings());
+                } catch (io.usher.tls.TlsConfigException e) {
+                    return e.getMessage();
+                }
+            }
+            if (key.startsWith("server_tls")) {
+                try {
+                    io.usher.tls.ServerTls.build(next.settings());
+                } catch (io.usher.tls.TlsConfigException e) {
+                    return e.getMessage();
+                }
+            }
+            String authProblem = authProblem(next.settings(), tls);
+            if (authProblem != null) {
+                return authProblem;
+            }
+            if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
+                return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
+            }
+            io.usher.auth.HbaRules rules = null;
+            if (next.settings().authType() == AuthType.HBA) {
+                try {
+                    rules = loadHba(next.settings());
+                } catch (IOException e) {
+                    return e.getMessage();
+                }
+            }
+            hba = rules;
+            clientTls = tls;
             config = next;
             pools.reconfigure(next);
             clients.forEach(ClientConnection::settingsChanged);

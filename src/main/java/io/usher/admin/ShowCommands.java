@@ -260,7 +260,7 @@ final class ShowCommands {
             long waitUs = v.waitNanos() / 1000;
             r.row("C", v.user(), v.database(), "none", v.state(), host(v.remote()), port(v.remote()), host(v.local()),
                     port(v.local()), time(v.connectedMillis()), time(v.requestMillis()), waitUs / 1_000_000,
-                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, "", v.applicationName(),
+                    waitUs % 1_000_000, 0, ptr(c), ptr(v.server()), 0, v.tls(), v.applicationName(),
                     c.preparedStatementCount(), c.cancelPid());
         }
     }
@@ -294,7 +294,7 @@ final class ShowCommands {
                 r.row("S", p.key().user(), p.key().database(), "none", state, host(ch.remoteAddress()),
                         port(ch.remoteAddress()), host(ch.localAddress()), port(ch.localAddress()),
                         time(s.createdMillis()), time(lastUse), 0, 0, s.endpoint() != p.endpoint() ? 1 : 0,
-                        ptr(s), ptr(owner), s.backendPid(), "", app, s.preparedStatementCount(), s.backendPid());
+                        ptr(s), ptr(owner), s.backendPid(), s.tlsInfo(), app, s.preparedStatementCount(), s.backendPid());
             }
         }
     }

@@ -23,13 +23,14 @@ import java.util.concurrent.CountDownLatch;
 /** The command line, with PgBouncer's flags where they make sense. */
 @Command(name = "usher", mixinStandardHelpOptions = false, sortOptions = false,
         description = "Usher: a PostgreSQL connection pooler that reads PgBouncer's configuration.",
-        subcommands = {ConfigCommand.class, DemoCommand.class},
+        subcommands = {ConfigCommand.class, DemoCommand.class, PasswdCommand.class},
         footer = {"%nWithout CONFIG, the configuration comes from the environment: DATABASE_URL (or DB_HOST, DB_PORT, "
                 + "DB_USER, DB_PASSWORD, DB_NAME, as the edoburu/pgbouncer image reads them), USHER_<SETTING> for any "
                 + "[pgbouncer] setting (USHER_POOL_MODE=transaction), and the image's other variables (POOL_MODE, "
                 + "MAX_CLIENT_CONN, ...). With CONFIG, USHER_ variables override the file and the image's variables "
                 + "fill in what it leaves unset.",
-                "%nStarts in the foreground. SIGTERM or SIGINT stops it."})
+                "%nStarts in the foreground. SIGTERM or SIGINT stops it.",
+                "%n\"usher passwd [--md5] USER\" prints a userlist.txt line (password from the terminal or stdin)."})
 public final class Main implements Callable<Integer> {
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "CONFIG",

@@ -63,6 +63,7 @@ final class ClientAuthenticator {
         switch (type) {
             case TRUST:
             case ANY:
+            case CERT: // the certificate was checked before (ClientConnection)
                 return Method.NONE;
             case PLAIN:
                 return Method.CLEARTEXT;

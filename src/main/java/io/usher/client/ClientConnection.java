@@ -31,6 +31,7 @@ import io.usher.stats.DatabaseStats;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
@@ -80,6 +81,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private int cancelKey;
     private boolean counted;
     private boolean overLimit;
+    /** The TLS handler once the client asked for TLS and got 'S'; null for a plain connection. */
+    private io.netty.handler.ssl.SslHandler tls;
+    /** Protocol and cipher of the finished handshake (SHOW CLIENTS "tls"); read from other threads. */
+    private volatile String tlsInfo;
     private String countedDatabase;          // set once counted per database and user
     private String countedUser;
 
@@ -252,7 +257,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof java.io.IOException) {
+        if (cause instanceof java.io.IOException || cause.getCause() instanceof javax.net.ssl.SSLException) {
+            // a dropped connection, or a TLS failure (logged with the handshake)
             log.debug("C: {}: {}", remote(), cause.toString());
         } else {
             log.warn("C: {}: internal error", remote(), cause);
@@ -376,8 +382,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void onStartupPacket(StartupPacket p) throws ProtocolException {
         switch (p.kind()) {
             case SSL_REQUEST:
+                onSslRequest();
+                return;
             case GSSENC_REQUEST:
-                // TLS and GSS encryption come later; 'N' tells the client to go on in plain text
+                // no GSS encryption: 'N' tells the client to go on (it may ask for TLS next)
                 channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
                 return;
             case CANCEL:
@@ -390,7 +398,74 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
     }
 
+    /** Whether the client came over the Unix socket (never TLS there, as in PgBouncer and PostgreSQL). */
+    private boolean isUnix() {
+        return !(channel.localAddress() instanceof InetSocketAddress);
+    }
+
+    /**
+     * SSLRequest: 'S' and the TLS handshake when client_tls_sslmode is not disable (and the client is
+     * on TCP), else 'N'. The 'S' is written before the TLS handler is put in, so it goes out in plain text.
+     */
+    private void onSslRequest() throws ProtocolException {
+        if (tls != null) {
+            throw new ProtocolException("SSL req inside SSL");
+        }
+        io.usher.tls.ClientTls ct = usher.clientTls();
+        if (!ct.enabled() || isUnix()) {
+            channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
+            return;
+        }
+        if (inbound.isReadable()) {
+            // bytes sent before the handshake would pass as if they had come encrypted
+            throw new ProtocolException("received unencrypted data after SSL request");
+        }
+        channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'S'}));
+        io.netty.handler.ssl.SslHandler handler = ct.newHandler(channel.alloc());
+        tls = handler;
+        channel.pipeline().addFirst("tls", handler);
+        handler.handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                tlsInfo = io.usher.tls.ClientTls.describe(handler.engine().getSession());
+            } else if (settings.getBool("log_pooler_errors")) {
+                log.info("C: {} TLS handshake failed: {}", remote(), f.cause() == null ? "closed" : f.cause().getMessage());
+            }
+        });
+    }
+
+    /** hba "peer": the OS user at the other end of the Unix socket has the name the client logs in as. */
+    private boolean peerIsUser() {
+        if (!(channel instanceof io.netty.channel.epoll.EpollDomainSocketChannel)) {
+            return false;
+        }
+        try {
+            int uid = ((io.netty.channel.epoll.EpollDomainSocketChannel) channel).peerCredentials().uid();
+            return user.equals(io.usher.auth.OsUsers.nameOf(uid));
+        } catch (java.io.IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The client's certificate, when it showed a verified one over TLS. */
+    private java.security.cert.X509Certificate peerCertificate() {
+        if (tls == null) {
+            return null;
+        }
+        try {
+            java.security.cert.Certificate[] chain = tls.engine().getSession().getPeerCertificates();
+            return chain.length > 0 && chain[0] instanceof java.security.cert.X509Certificate
+                    ? (java.security.cert.X509Certificate) chain[0] : null;
+        } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+            return null;
+        }
+    }
+
     private void onStartup(Map<String, String> params) {
+        if (tls == null && !isUnix() && usher.clientTls().required()) {
+            // client_tls_sslmode require and above: no plain TCP (PostgreSQL refuses such a login with 28000)
+            fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "SSL required"));
+            return;
+        }
         user = params.get("user");
         database = params.getOrDefault("database", user);
         if (user == null || user.isEmpty()) {
@@ -401,7 +476,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             database = user;
         }
         if (settings.getBool("log_connections")) {
-            log.info("C: {}/{}@{} login attempt: db={} user={} tls=no", database, user, remote(), database, user);
+            log.info("C: {}/{}@{} login attempt: db={} user={} tls={}", database, user, remote(), database, user,
+                    tlsInfo != null ? tlsInfo : "no");
         }
         if (overLimit) {
             fatal(PgError.fatal(SqlState.TOO_MANY_CONNECTIONS, "no more connections allowed (max_client_conn)"));
@@ -489,6 +565,30 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private void startAuthentication() {
         AuthType type = settings.authType();
         Optional<String> stored = config.userList().secret(user);
+        if (type == AuthType.HBA) {
+            // auth_hba_file decides the method from the connection's kind, address, TLS, database and user
+            InetAddress from = remote() instanceof InetSocketAddress ? ((InetSocketAddress) remote()).getAddress() : null;
+            io.usher.auth.HbaRules.Decision d = usher.hba().evaluate(from, tls != null, database, user);
+            if (d.method() == null) {
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "login rejected"));
+                return;
+            }
+            if (d.peer() && !peerIsUser()) {
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "unix socket login rejected"));
+                return;
+            }
+            type = d.method();
+        }
+        if (type == AuthType.CERT) {
+            String problem = certificateProblem(stored.isPresent());
+            if (problem != null) {
+                if (settings.getBool("log_pooler_errors")) {
+                    log.warn("C: {}/{}@{} {}", database, user, remote(), problem);
+                }
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "certificate authentication failed"));
+                return;
+            }
+        }
         if (type == AuthType.TRUST && stored.isEmpty() && (databaseConfig == null || databaseConfig.user() == null)) {
             fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "no such user: " + user));
             return;
@@ -501,6 +601,27 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         phase = Phase.AUTH;
         channel.writeAndFlush(authenticator.start());
+    }
+
+    /**
+     * auth_type = cert, as PgBouncer: the client came over TLS with a verified certificate whose
+     * CommonName is the user name it logs in as, and the user is known. Returns what is wrong, or null.
+     */
+    private String certificateProblem(boolean knownUser) {
+        if (tls == null) {
+            return "TLS connection required";
+        }
+        java.security.cert.X509Certificate cert = peerCertificate();
+        if (cert == null) {
+            return "TLS client certificate required";
+        }
+        if (!knownUser) {
+            return "no such user: " + user;
+        }
+        if (!user.equals(io.usher.tls.CertNames.commonName(cert))) {
+            return "TLS certificate name mismatch";
+        }
+        return null;
     }
 
     private void onPasswordMessage(ByteBuf payload) throws ProtocolException {
@@ -1308,7 +1429,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
      */
     public record ConsoleView(String user, String database, String state, java.net.SocketAddress remote,
                               java.net.SocketAddress local, long connectedMillis, long requestMillis, long waitNanos,
-                              ServerConnection server, String applicationName, boolean loggedIn) {}
+                              ServerConnection server, String applicationName, boolean loggedIn, String tls) {}
 
     public ConsoleView consoleView() {
         ServerConnection s = server;
@@ -1320,7 +1441,8 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         Phase ph = phase;
         long requestMillis = connectedMillis + (lastRequestNanos - connectedNanos) / 1_000_000L;
         return new ConsoleView(user, database, state, channel.remoteAddress(), channel.localAddress(), connectedMillis,
-                requestMillis, w, s, app, ph == Phase.READY || ph == Phase.LOGIN_WAIT || ph == Phase.ADMIN);
+                requestMillis, w, s, app, ph == Phase.READY || ph == Phase.LOGIN_WAIT || ph == Phase.ADMIN,
+                tlsInfo != null ? tlsInfo : "");
     }
 
     /** The database this client logged in to (null before the startup packet). */

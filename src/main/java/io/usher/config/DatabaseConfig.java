@@ -76,4 +76,12 @@ public record DatabaseConfig(String name, List<String> hosts, int port, String d
                 poolMode, maxDbConnections, maxDbClientConnections, connectQuery, clientEncoding,
                 datestyle, timezone, applicationName, serverLifetime, loadBalanceHosts, raw);
     }
+
+    /** Without the password (also in {@code raw}), so that an entry can be logged safely. */
+    @Override
+    public String toString() {
+        Map<String, String> shown = new LinkedHashMap<>(raw);
+        shown.replaceAll((k, v) -> k.equalsIgnoreCase("password") ? "***" : v);
+        return "DatabaseConfig[" + name + ": " + shown + (password != null ? ", password=***" : "") + "]";
+    }
 }

@@ -51,7 +51,16 @@ public final class SettingDefs {
             // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
             "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout",
-            "max_prepared_statements");
+            "max_prepared_statements",
+            // TLS towards clients
+            "client_tls_sslmode", "client_tls_key_file", "client_tls_cert_file", "client_tls_ca_file",
+            "client_tls_protocols", "client_tls_ciphers", "client_tls13_ciphers", "client_tls_ecdhcurve",
+            "client_tls_dheparams",
+            // TLS towards PostgreSQL
+            "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file", "server_tls_cert_file",
+            "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers",
+            // auth_type = hba
+            "auth_hba_file");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

@@ -99,7 +99,10 @@ public final class PoolManager implements Pool.Evictor {
     public void reconfigure(UsherConfig next) {
         UsherConfig previous = config;
         config = next;
-        network.configure(next.settings());
+        boolean tlsChanged = network.configure(next.settings());
+        if (tlsChanged) {
+            log.info("server TLS settings changed: reconnecting all pools");
+        }
         if (!next.userList().entries().equals(previous.userList().entries())) {
             credentials.clear();
         }
@@ -113,7 +116,7 @@ public final class PoolManager implements Pool.Evictor {
             String user = pool.key().user();
             pool.updateSettings(settingsFor(db.get(), user));
             ServerEndpoint endpoint = endpointFor(db.get(), user);
-            if (!endpoint.sameTarget(pool.endpoint())) {
+            if (!endpoint.sameTarget(pool.endpoint()) || tlsChanged) {
                 pool.updateEndpoint(endpoint);
             }
         }

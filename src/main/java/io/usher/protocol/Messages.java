@@ -112,6 +112,14 @@ public final class Messages {
 
     // ---- frontend messages (pooler -> server) ----
 
+    /** SSLRequest: length 8, then the code. */
+    public static ByteBuf sslRequest() {
+        ByteBuf b = ByteBufAllocator.DEFAULT.buffer(8);
+        b.writeInt(8);
+        b.writeInt(SSL_REQUEST_CODE);
+        return b;
+    }
+
     public static ByteBuf startup(Map<String, String> params) {
         ByteBuf b = ALLOC.buffer(128);
         int start = b.writerIndex();

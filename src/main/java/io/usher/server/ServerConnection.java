@@ -21,6 +21,8 @@ import io.usher.protocol.Messages;
 import io.usher.protocol.PgError;
 import io.usher.protocol.ProtocolException;
 import io.usher.protocol.SqlState;
+import io.usher.tls.ServerTls;
+import io.usher.tls.SslMode;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -102,6 +104,18 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** The address of the current (finally: the connected) attempt. */
     private volatile SocketAddress remote;
 
+    // ---- TLS (server_tls_sslmode) ----
+    /** The TLS settings of the current attempt (taken when it starts; RELOAD may bring new ones). */
+    private ServerTls tls;
+    /** The current attempt sends SSLRequest first (false for plain attempts and Unix sockets). */
+    private boolean attemptTls;
+    /** SSLRequest sent, the one-byte answer not read yet. */
+    private boolean awaitingSslAnswer;
+    /** sslmode allow: the plain attempt was refused, this one is the retry over TLS. */
+    private boolean allowRetry;
+    /** Protocol and cipher of the server connection (SHOW SERVERS "tls"); empty without TLS. */
+    private volatile String tlsInfo = "";
+
     public ServerConnection(Pool pool, EventLoop loop) {
         this.pool = pool;
         this.loop = loop;
@@ -182,6 +196,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             }
             useAnswer(lookup.join());
         }
+        allowRetry = false;
         connectTo(addresses.get(addressPos++));
     }
 
@@ -199,6 +214,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         remote = address;
         closeReason = null;
         boolean unix = address instanceof DomainSocketAddress;
+        tls = endpoint.network().tls();
+        SslMode mode = tls.mode();
+        // libpq: never TLS over a Unix socket; allow tries plain first and TLS only after a refusal
+        attemptTls = !unix && mode != SslMode.DISABLE && (mode != SslMode.ALLOW || allowRetry);
+        awaitingSslAnswer = false;
+        tlsInfo = "";
         PoolSettings s = pool.settings();
         Bootstrap b = new Bootstrap().group(loop)
                 .channel(unix ? Transport.domainSocketChannel() : Transport.socketChannel())
@@ -268,7 +289,91 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         channel = ctx.channel();
         state = State.LOGIN;
         login = new ServerLogin(this, endpoint);
+        if (attemptTls) {
+            awaitingSslAnswer = true;
+            ctx.writeAndFlush(Messages.sslRequest());
+            return;
+        }
         ctx.writeAndFlush(login.startupMessage());
+    }
+
+    /**
+     * The server's one-byte answer to SSLRequest: 'S' starts the TLS handshake (the startup message
+     * follows it), 'N' goes on in plain text unless the sslmode requires TLS. Returns false when the
+     * attempt failed.
+     */
+    private void onSslAnswer(Channel ch, ByteBuf buf) {
+        awaitingSslAnswer = false;
+        byte answer = buf.readByte();
+        if (buf.isReadable()) {
+            // anything after the answer came before the handshake, so unencrypted, maybe injected
+            buf.release();
+            attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "received unencrypted data after SSL response"), true);
+            return;
+        }
+        buf.release();
+        if (answer == 'S') {
+            int port = remote instanceof InetSocketAddress ? ((InetSocketAddress) remote).getPort() : endpoint.port();
+            io.netty.handler.ssl.SslHandler handler = tls.newHandler(ch.alloc(), host, port);
+            ch.pipeline().addFirst("tls", handler);
+            handler.handshakeFuture().addListener(f -> {
+                if (ch != channel || state != State.LOGIN) {
+                    return;
+                }
+                if (f.isSuccess()) {
+                    tlsInfo = ServerTls.describe(handler.engine().getSession());
+                    ch.writeAndFlush(login.startupMessage());
+                } else {
+                    String why = f.cause() == null ? "connection closed" : rootMessage(f.cause());
+                    log.warn("S: {} {}: TLS handshake failed: {}", pool.key(), describe(), why);
+                    attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "server TLS handshake failed: " + why), true);
+                }
+            });
+            return;
+        }
+        if (answer == 'N' && !tls.mode().atLeast(SslMode.REQUIRE)) {
+            ch.writeAndFlush(login.startupMessage()); // prefer (or allow's retry): plain it is
+            return;
+        }
+        if (answer == 'N') {
+            log.warn("S: {} {}: server refused SSL (server_tls_sslmode = {})", pool.key(), describe(), tls.mode().configName());
+            attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "server refused SSL"), true);
+            return;
+        }
+        attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "bad sslreq answer"), true);
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() != null ? t.getMessage() : t.toString();
+    }
+
+    /**
+     * The server answered the login with an error. Under sslmode allow, a plain attempt that is
+     * refused is made again over TLS (libpq's rule); otherwise the login has failed.
+     */
+    void loginRefused(PgError error) {
+        if (state == State.LOGIN && tls != null && tls.mode() == SslMode.ALLOW && !attemptTls
+                && !(remote instanceof DomainSocketAddress) && !closing) {
+            log.info("S: {} {}: plain login refused ({}), trying again with TLS (server_tls_sslmode = allow)",
+                    pool.key(), describe(), error.message());
+            Channel old = channel;
+            channel = null;
+            login = null;
+            scanner.release();
+            scanner = new MessageScanner(MAX_SERVER_MESSAGE);
+            parameters.clear();
+            state = State.CONNECTING;
+            if (old != null) {
+                old.close();
+            }
+            allowRetry = true;
+            connectTo(remote);
+            return;
+        }
+        loginFailed(error);
     }
 
     @Override
@@ -321,6 +426,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 break;
             }
             case LOGIN:
+                if (awaitingSslAnswer) {
+                    onSslAnswer(ctx.channel(), buf);
+                    return;
+                }
                 scanOwn(buf, login);
                 return;
             case INTERNAL:
@@ -364,7 +473,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         log.warn("S: {} {}: {}", pool.key(), describe(), cause.toString());
         if (state == State.LOGIN) {
-            attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "server connection error: " + cause.getMessage()),
+            attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "server connection error: " + rootMessage(cause)),
                     true);
             return;
         }
@@ -610,6 +719,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     public void transactionStatus(byte status) { this.transactionStatus = status; }
     public ServerOwner owner() { return owner; }
     public ParameterSet appliedParameters() { return appliedParameters; }
+    /** Protocol and cipher when the connection uses TLS, else empty (SHOW SERVERS "tls"). */
+    public String tlsInfo() { return tlsInfo; }
     public void appliedParameters(ParameterSet set) { this.appliedParameters = set; }
 
     public long createdMillis() {

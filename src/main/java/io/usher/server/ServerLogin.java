@@ -64,7 +64,7 @@ final class ServerLogin implements MessageScanner.Listener {
                 key = payload.readInt();
                 return true;
             case MessageType.ERROR_RESPONSE:
-                server.loginFailed(ErrorFields.parse(payload).toError());
+                server.loginRefused(ErrorFields.parse(payload).toError());
                 return false;
             case MessageType.READY_FOR_QUERY:
                 server.loginSucceeded(pid, key);

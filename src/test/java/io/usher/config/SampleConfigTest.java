@@ -79,8 +79,8 @@ class SampleConfigTest {
         assertThat(config.databases().get("multihost").hosts()).containsExactly("db1", "db2", "db3");
         assertThat(config.users().keySet()).containsExactly("user1", "user2");
         assertThat(config.peers().keySet()).containsExactly(1, 2);
-        assertThat(config.notImplementedKeys()).contains("peer_id", "client_tls_sslmode", "sbuf_loopcnt")
-                .doesNotContain("listen_port", "auth_file", "pool_mode", "query_timeout");
+        assertThat(config.notImplementedKeys()).contains("peer_id", "syslog", "sbuf_loopcnt")
+                .doesNotContain("listen_port", "auth_file", "pool_mode", "query_timeout", "client_tls_sslmode");
     }
 
     @Test
@@ -174,7 +174,7 @@ class SampleConfigTest {
         assertThat(config.users().get("batch").maxUserConnections()).isEqualTo(10);
 
         assertThat(config.notImplementedKeys())
-                .contains("auth_hba_file", "auth_user", "auth_query", "server_round_robin", "tcp_defer_accept")
-                .doesNotContain("listen_addr", "pool_mode", "server_check_query");
+                .contains("auth_user", "auth_query", "server_round_robin", "tcp_defer_accept")
+                .doesNotContain("listen_addr", "pool_mode", "server_check_query", "auth_hba_file");
     }
 }

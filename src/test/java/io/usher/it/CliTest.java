@@ -305,11 +305,23 @@ class CliTest {
         Files.writeString(ini, String.join("\n",
                 "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
                 "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
-                "auth_type = hba", "auth_hba_file = " + dir.resolve("hba.conf"), "auth_file = " + dir.resolve("ul.txt"), ""));
+                "auth_type = ldap", "auth_file = " + dir.resolve("ul.txt"), ""));
         Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
         Files.writeString(dir.resolve("hba.conf"), "host all all 127.0.0.1/32 md5\n");
         Run r = run(ini.toString());
         assertThat(r.exitCode()).as(r.toString()).isNotZero();
-        assertThat(r.stderr()).as(r.toString()).contains("auth_type = hba is not supported yet");
+        assertThat(r.stderr()).as(r.toString()).contains("auth_type = ldap is not supported yet");
+    }
+
+    // usher passwd reads the password from standard input when it is not a terminal
+    @Test
+    void passwdPrintsAUserlistLine() throws Exception {
+        Process p = start("passwd", "--md5", "dave");
+        try (java.io.OutputStream in = p.getOutputStream()) {
+            in.write("dave_pw\n".getBytes(StandardCharsets.UTF_8));
+        }
+        Run r = finish(p, Duration.ofSeconds(60));
+        assertThat(r.exitCode()).as(r.toString()).isZero();
+        assertThat(r.stdout().trim()).isEqualTo("\"dave\" \"" + io.usher.auth.Md5Password.encrypt("dave", "dave_pw") + "\"");
     }
 }

@@ -82,9 +82,37 @@ public final class PostgresCluster implements AutoCloseable {
      * cluster's pg_hba.conf admits. Caller closes it.
      */
     public static PostgresCluster startNewOn(String address, int port) {
+        return startNew(address, port, Extras.NONE);
+    }
+
+    /**
+     * What a cluster may get beyond the common setup: postgresql.conf lines, pg_hba.conf lines put
+     * before the common ones, and files written into the data directory (mode 0600, e.g. server.key).
+     */
+    public record Extras(List<String> settings, List<String> hbaFirst, Map<String, String> dataFiles) {
+        public static final Extras NONE = new Extras(List.of(), List.of(), Map.of());
+    }
+
+    /**
+     * A new private cluster with ssl = on, serving {@code cert} (a PEM certificate) and {@code key}
+     * (a PEM private key) as server.crt and server.key, trusting client certificates from
+     * {@code caPem} (root.crt; none when null), with {@code hbaFirst} before the common
+     * pg_hba.conf lines. Caller closes it.
+     */
+    public static PostgresCluster startNewWithTls(String certPem, String keyPem, String caPem, List<String> hbaFirst) {
+        List<String> settings = new ArrayList<>(List.of("ssl = on", "ssl_cert_file = 'server.crt'", "ssl_key_file = 'server.key'"));
+        Map<String, String> files = new java.util.HashMap<>(Map.of("server.crt", certPem, "server.key", keyPem));
+        if (caPem != null) {
+            settings.add("ssl_ca_file = 'root.crt'");
+            files.put("root.crt", caPem);
+        }
+        return startNew("127.0.0.1", 0, new Extras(settings, hbaFirst, files));
+    }
+
+    private static PostgresCluster startNew(String address, int port, Extras extras) {
         PostgresCluster cluster = new PostgresCluster(PgBinaries.serverBinDir(), ServerAccount.detect(), address, port);
         try {
-            cluster.initialize();
+            cluster.initialize(extras);
             return cluster;
         } catch (RuntimeException | Error e) {
             try {
@@ -126,7 +154,7 @@ public final class PostgresCluster implements AutoCloseable {
         this.orphanGuard = OrphanGuard.watch(directory, account.wrap(pgCtlStop("immediate")));
     }
 
-    private void initialize() {
+    private void initialize(Extras extras) {
         try {
             Files.createDirectories(socketDir);
             Path passwordFile = directory.resolve("superuser.pw");
@@ -137,6 +165,7 @@ public final class PostgresCluster implements AutoCloseable {
                     "-A", "scram-sha-256", "-E", "UTF8", "--no-locale", "-N"), directory, INITDB_TIMEOUT));
             Files.delete(passwordFile);
             ClusterConfig.write(dataDir, socketDir);
+            writeExtras(extras);
             account.handOver(directory);
             startOnFreePort();
             ClusterFixtures.create(this);
@@ -144,6 +173,22 @@ public final class PostgresCluster implements AutoCloseable {
             throw new UncheckedIOException("could not set up the cluster in " + directory, e);
         } catch (SQLException e) {
             throw new IllegalStateException("could not create fixtures in " + directory + "\n" + logTail(), e);
+        }
+    }
+
+    private void writeExtras(Extras extras) throws IOException {
+        for (Map.Entry<String, String> f : extras.dataFiles().entrySet()) {
+            Path file = dataDir.resolve(f.getKey());
+            Files.writeString(file, f.getValue());
+            Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        }
+        if (!extras.settings().isEmpty()) {
+            Files.writeString(dataDir.resolve("postgresql.conf"), "\n" + String.join("\n", extras.settings()) + "\n",
+                    java.nio.file.StandardOpenOption.APPEND);
+        }
+        if (!extras.hbaFirst().isEmpty()) {
+            Path hba = dataDir.resolve("pg_hba.conf");
+            Files.writeString(hba, String.join("\n", extras.hbaFirst()) + "\n" + Files.readString(hba));
         }
     }
 
