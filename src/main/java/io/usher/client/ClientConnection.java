@@ -1017,8 +1017,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 end -= partial;
                 heldServerHeader = channel.alloc().buffer(5).writeBytes(data, end, partial);
             }
-            serverSide.writeSegment(end);
-            data.release();
+            if (serverSide.segmentStart == data.readerIndex() && end == data.writerIndex()) {
+                channel.write(data); // nothing dropped or inserted: the read goes on whole
+            } else {
+                serverSide.writeSegment(end);
+                data.release();
+            }
             if (s.scanner().atBoundary()) {
                 tracker.emitDueFakes(channel);
             }

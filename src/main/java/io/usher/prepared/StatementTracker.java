@@ -131,6 +131,7 @@ public final class StatementTracker {
         this.clientChannel = clientChannel;
         this.chunk = buf;
         this.segmentStart = buf.readerIndex();
+        boolean passed = false;
         try {
             clientScanner.scan(buf, clientListener);
             int end = buf.writerIndex();
@@ -142,9 +143,16 @@ public final class StatementTracker {
                 end = buf.writerIndex() - clientScanner.partialHeaderBytes();
                 heldHeader = alloc.buffer(5).writeBytes(buf, end, buf.writerIndex() - end);
             }
-            sendSegment(end);
+            if (segmentStart == buf.readerIndex() && end == buf.writerIndex()) {
+                serverChannel.write(buf); // nothing rewritten: the read goes on whole, as without tracking
+                passed = true;
+            } else {
+                sendSegment(end);
+            }
         } finally {
-            buf.release();
+            if (!passed) {
+                buf.release();
+            }
             this.chunk = null;
         }
     }
