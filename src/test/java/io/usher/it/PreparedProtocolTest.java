@@ -228,6 +228,19 @@ class PreparedProtocolTest {
                         () -> u.usher().pools().poolsOf("appdb").forEach(Pool::reconnect));
                 assertThat(pooled).as(name + " (left: through Usher, right: PostgreSQL directly)").isEqualTo(direct);
             }
+            // memory per server stays bounded: the one server holds at most max_prepared_statements statements,
+            // and SHOW SERVERS says how many
+            try (WireClient c = new WireClient(u.port())) {
+                c.loginTrust(TRUST, "appdb");
+                c.send(WireClient.query("SELECT count(*) FROM pg_prepared_statements"));
+                WireClient.Message row = c.readUntil('D');
+                int onServer = Integer.parseInt(new String(row.payload(), 6, row.payload().length - 6, StandardCharsets.UTF_8));
+                c.readUntil('Z');
+                assertThat(onServer).as("statements prepared on the server").isPositive().isLessThanOrEqualTo(maxPrepared);
+                assertThat(u.usher().pools().poolsOf("appdb").stream().flatMap(p -> p.servers().stream())
+                        .mapToInt(io.usher.server.ServerConnection::preparedStatementCount).max().orElse(0))
+                        .isEqualTo(onServer);
+            }
             // the statements really were shared on one server: far fewer server Parses than client Parses
             io.usher.stats.DatabaseStats.Totals t = u.usher().stats().forDatabase("appdb").totals();
             System.out.println("max_prepared_statements " + maxPrepared + ": client parses " + t.clientParses()
