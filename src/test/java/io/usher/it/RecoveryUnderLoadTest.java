@@ -121,6 +121,10 @@ class RecoveryUnderLoadTest {
                 awaitProgress(acks, 200, "after pg_terminate_backend of every server", log);
                 crashABackend();
                 awaitProgress(acks, 200, "after a backend crashed (SIGKILL, PostgreSQL reinitialized)", log);
+                pg.restart("fast");
+                awaitProgress(acks, 200, "after a second fast restart", log);
+                pg.restart("immediate");
+                awaitProgress(acks, 200, "after a second immediate restart", log);
             } finally {
                 stop.set(true);
                 for (Future<?> w : workers) {
@@ -163,7 +167,7 @@ class RecoveryUnderLoadTest {
             assertThat(torn).as("transactions applied in part").isZero();
             assertThat(phantom).as("rows no client sent").isZero();
             // errors only for work in flight: a handful per client per disruption, not a storm
-            assertThat(errors.get()).as("errors seen by clients").isLessThan(CLIENTS * 4L * 4);
+            assertThat(errors.get()).as("errors seen by clients").isLessThan(CLIENTS * 6L * 4);
             // the pool refills to min_pool_size once PostgreSQL is back
             await().atMost(Duration.ofSeconds(15)).until(() -> pg.backendCount(MD5, APPDB) >= 4);
         }
