@@ -5,14 +5,19 @@ import io.usher.testing.PostgresCluster;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 
+import static io.usher.it.ProtocolMessages.FLUSH;
+import static io.usher.it.ProtocolMessages.SYNC;
+import static io.usher.it.ProtocolMessages.bind;
+import static io.usher.it.ProtocolMessages.cat;
+import static io.usher.it.ProtocolMessages.close;
+import static io.usher.it.ProtocolMessages.describe;
+import static io.usher.it.ProtocolMessages.execute;
+import static io.usher.it.ProtocolMessages.parse;
 import static io.usher.testing.TestRoles.TRUST;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -24,57 +29,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class PreparedProtocolTest {
     private final PostgresCluster pg = PostgresCluster.shared();
-
-    // ---- protocol messages ----
-
-    private static byte[] cstr(String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        byte[] r = new byte[b.length + 1];
-        System.arraycopy(b, 0, r, 0, b.length);
-        return r;
-    }
-
-    private static byte[] cat(byte[]... parts) {
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        for (byte[] p : parts) {
-            o.writeBytes(p);
-        }
-        return o.toByteArray();
-    }
-
-    private static byte[] parse(String name, String sql) {
-        return WireClient.message('P', cat(cstr(name), cstr(sql), new byte[] {0, 0}));
-    }
-
-    /** Bind with text parameters and text results. */
-    private static byte[] bind(String portal, String statement, String... params) {
-        ByteBuffer b = ByteBuffer.allocate(1024);
-        b.put(cstr(portal)).put(cstr(statement)).putShort((short) 0).putShort((short) params.length);
-        for (String p : params) {
-            byte[] v = p.getBytes(StandardCharsets.UTF_8);
-            b.putInt(v.length).put(v);
-        }
-        b.putShort((short) 0);
-        byte[] payload = new byte[b.position()];
-        b.flip();
-        b.get(payload);
-        return WireClient.message('B', payload);
-    }
-
-    private static byte[] describe(char what, String name) {
-        return WireClient.message('D', cat(new byte[] {(byte) what}, cstr(name)));
-    }
-
-    private static byte[] execute(String portal, int maxRows) {
-        return WireClient.message('E', cat(cstr(portal), ByteBuffer.allocate(4).putInt(maxRows).array()));
-    }
-
-    private static byte[] close(char what, String name) {
-        return WireClient.message('C', cat(new byte[] {(byte) what}, cstr(name)));
-    }
-
-    private static final byte[] SYNC = WireClient.message('S', new byte[0]);
-    private static final byte[] FLUSH = WireClient.message('H', new byte[0]);
 
     // ---- scripts ----
 
@@ -207,13 +161,6 @@ class PreparedProtocolTest {
         all.add("client B:");
         all.addAll(seen.get(1));
         return all;
-    }
-
-    private static String describe(WireClient.Message m) {
-        if (m.type() == 'E') {
-            return "E " + m.fields().get('C') + " " + m.fields().get('M');
-        }
-        return m.type() + " " + HexFormat.of().formatHex(m.payload());
     }
 
     @ParameterizedTest(name = "max_prepared_statements = {0}")
