@@ -253,6 +253,27 @@ class AuthQueryTest {
     }
 
     @Test
+    void consoleUsersAreLookedUpInAuthDbname() throws Exception {
+        Properties simple = new Properties();
+        simple.setProperty("preferQueryMode", "simple");
+        try (UsherInstance u = superuserLookup("md5").set("admin_users", MD5).set("auth_dbname", "appdb").start();
+             Connection c = u.connect(MD5, "md5_pw", "pgbouncer", simple);
+             Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SHOW VERSION")) {
+            assertThat(rs.next()).isTrue();
+        }
+        // without auth_dbname the console has no database to ask (as PgBouncer)
+        try (UsherInstance u = superuserLookup("md5").set("admin_users", MD5).start()) {
+            SQLException e;
+            try (Connection c = u.connect(MD5, "md5_pw", "pgbouncer", simple)) {
+                throw new AssertionError("console login succeeded");
+            } catch (SQLException ex) {
+                e = ex;
+            }
+            assertThat(e.getMessage()).contains("bouncer config error");
+        }
+    }
+
+    @Test
     void usersInAuthFileAreNotLookedUp() throws Exception {
         // a broken auth_query does not matter for users auth_file knows
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_user", AUTH_USER).set("auth_query", "SELECT broken")
