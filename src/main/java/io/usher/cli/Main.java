@@ -135,8 +135,6 @@ public final class Main implements Callable<Integer> {
         for (String key : config.notImplementedKeys()) {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
-        config.databases().values().stream().filter(d -> d.authUser() != null || d.authQuery() != null)
-                .forEach(d -> log.warn("config: database {}: auth_user/auth_query are not supported by Usher yet; ignored", d.name()));
         Usher usher;
         try {
             usher = Usher.start(config);

@@ -49,7 +49,8 @@ import java.util.concurrent.TimeUnit;
 public final class ClientConnection extends ChannelInboundHandlerAdapter implements ServerRequest {
     private static final Logger log = LoggerFactory.getLogger(ClientConnection.class);
 
-    private enum Phase { STARTUP, AUTH, LOGIN_WAIT, READY, ADMIN, CLOSED }
+    /** LOOKUP: auth_query runs for a user auth_file does not know; the client waits for its password request. */
+    private enum Phase { STARTUP, LOOKUP, AUTH, LOGIN_WAIT, READY, ADMIN, CLOSED }
 
     /** Largest message accepted before login (startup and password messages). */
     private static final int MAX_LOGIN_MESSAGE = 64 * 1024;
@@ -71,6 +72,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     private Pool pool;
     private PoolMode mode;
     private ClientAuthenticator authenticator;
+    /** auth_query in progress (phase LOOKUP), or null. */
+    private AuthQueryLookup lookup;
+    /** What auth_query returned for this client's user: its server connections log in with it. */
+    private StoredSecret lookedUpSecret;
     private AdminConsole admin;
     private boolean adminBusy;             // set for clients of the virtual database "pgbouncer"
     private io.netty.util.concurrent.ScheduledFuture<?> loginTimer;
@@ -148,7 +153,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         long loginTimeout = settings.getDuration("client_login_timeout").toNanos();
         if (loginTimeout > 0) {
             loginTimer = loop.schedule(() -> {
-                if (phase == Phase.STARTUP || phase == Phase.AUTH || phase == Phase.LOGIN_WAIT) {
+                if (phase == Phase.STARTUP || phase == Phase.LOOKUP || phase == Phase.AUTH || phase == Phase.LOGIN_WAIT) {
                     fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "client_login_timeout"));
                 }
             }, loginTimeout, java.util.concurrent.TimeUnit.NANOSECONDS);
@@ -165,6 +170,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                     inbound.writeBytes(buf);
                     buf.release();
                     processLogin();
+                    return;
+                case LOOKUP:
+                    // nothing is due from the client before its password request; kept for then
+                    inbound.writeBytes(buf);
+                    buf.release();
                     return;
                 case LOGIN_WAIT:
                 case READY:
@@ -216,6 +226,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         scanner.release();
         releasePending();
+        if (lookup != null) {
+            lookup.cancel();
+            lookup = null;
+        }
         if (waiting && pool != null) {
             pool.cancel(this);
             waiting = false;
@@ -562,9 +576,97 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         return false;
     }
 
+    /**
+     * The user's secret from auth_file; failing that, as PgBouncer, from auth_query when an auth_user
+     * is set (for the database, else globally), which makes the client wait for the answer.
+     */
     private void startAuthentication() {
-        AuthType type = settings.authType();
         Optional<String> stored = config.userList().secret(user);
+        if (stored.isEmpty() && settings.authType() != AuthType.ANY) {
+            String authUser = databaseConfig != null && databaseConfig.authUser() != null
+                    ? databaseConfig.authUser() : settings.getString("auth_user");
+            if (!authUser.isEmpty()) {
+                startLookup(authUser);
+                return;
+            }
+        }
+        authenticate(stored.isPresent(), stored.map(StoredSecret::parse).orElse(null));
+    }
+
+    /**
+     * auth_query for this client's user, as auth_user, on auth_dbname (for the database, else
+     * globally, else the client's own database), with PgBouncer's checks of that database.
+     */
+    private void startLookup(String authUser) {
+        String sql = databaseConfig != null && databaseConfig.authQuery() != null
+                ? databaseConfig.authQuery() : settings.getString("auth_query");
+        String authDbname = databaseConfig != null && databaseConfig.authDbname() != null
+                ? databaseConfig.authDbname() : settings.getString("auth_dbname");
+        DatabaseConfig authDb = databaseConfig;
+        if (!authDbname.isEmpty()) {
+            authDb = AdminConsole.DATABASE.equals(authDbname) ? null : config.database(authDbname).orElse(null);
+            if (authDb == null && !AdminConsole.DATABASE.equals(authDbname)) {
+                log.error("C: {}/{}@{} authentication database \"{}\" is not configured.", database, user, remote(), authDbname);
+                fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "bouncer config error"));
+                return;
+            }
+            if (authDb != null && usher.pools().isDisabled(authDbname)) {
+                fatal(PgError.fatal(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "authentication database \"" + authDbname + "\" is disabled"));
+                return;
+            }
+        }
+        if (authDb == null) {
+            // the console (or auth_dbname = pgbouncer) has no PostgreSQL database to ask
+            log.error("C: {}/{}@{} cannot use the reserved \"{}\" database as an auth_dbname", database, user, remote(),
+                    AdminConsole.DATABASE);
+            fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "bouncer config error"));
+            return;
+        }
+        phase = Phase.LOOKUP;
+        lookup = new AuthQueryLookup(usher.pools().poolForLogin(authDb, authUser), sql, user, loop,
+                () -> phase == Phase.LOOKUP, this::lookedUp);
+        lookup.start();
+    }
+
+    /** auth_query answered (on this loop): on with the password exchange, or the login fails. */
+    private void lookedUp(AuthQueryLookup.Answer answer) {
+        lookup = null;
+        if (phase != Phase.LOOKUP) {
+            return;
+        }
+        if (answer.unavailable() != null) {
+            fatal(answer.unavailable());
+            return;
+        }
+        io.usher.server.AuthQueryResult r = answer.result();
+        if (!r.ok()) {
+            PgError e = r.serverError();
+            log.warn("C: {}/{}@{} auth_query failed: {}{}", database, user, remote(), r.failure(),
+                    e == null ? "" : " (" + e.sqlState() + ": " + e.message() + ")");
+            fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, r.failure()));
+            return;
+        }
+        // not found, or found without a password (NULL: e.g. an expired role): the exchange runs and
+        // fails at its end exactly as for a wrong password
+        StoredSecret secret = r.found() && r.password() != null ? StoredSecret.parse(r.password()) : null;
+        if (!r.found() && log.isDebugEnabled()) {
+            log.debug("C: {}/{}@{} auth_query: no such user", database, user, remote());
+        }
+        lookedUpSecret = secret;
+        authenticate(r.found(), secret);
+        if (phase == Phase.AUTH && inbound != null && inbound.isReadable()) {
+            try {
+                processLogin();
+            } catch (ProtocolException e) {
+                fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+            }
+        }
+    }
+
+    /** Authentication with the user's secret ({@code known}: auth_file or auth_query has the user). */
+    private void authenticate(boolean known, StoredSecret secret) {
+        AuthType type = settings.authType();
         if (type == AuthType.HBA) {
             // auth_hba_file decides the method from the connection's kind, address, TLS, database and user
             InetAddress from = remote() instanceof InetSocketAddress ? ((InetSocketAddress) remote()).getAddress() : null;
@@ -580,7 +682,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             type = d.method();
         }
         if (type == AuthType.CERT) {
-            String problem = certificateProblem(stored.isPresent());
+            String problem = certificateProblem(known);
             if (problem != null) {
                 if (settings.getBool("log_pooler_errors")) {
                     log.warn("C: {}/{}@{} {}", database, user, remote(), problem);
@@ -589,12 +691,11 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 return;
             }
         }
-        if (type == AuthType.TRUST && stored.isEmpty() && (databaseConfig == null || databaseConfig.user() == null)) {
+        if (type == AuthType.TRUST && !known && (databaseConfig == null || databaseConfig.user() == null)) {
             fatal(PgError.fatal(SqlState.INVALID_AUTHORIZATION, "no such user: " + user));
             return;
         }
-        authenticator = new ClientAuthenticator(type, user, stored.map(StoredSecret::parse).orElse(null),
-                plain -> usher.scramVerifier(user, plain));
+        authenticator = new ClientAuthenticator(type, user, secret, plain -> usher.scramVerifier(user, plain));
         if (!authenticator.needsPassword()) {
             authenticated();
             return;
@@ -648,6 +749,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (admin != null) {
             adminAuthenticated();
             return;
+        }
+        if (lookedUpSecret != null) {
+            usher.pools().learnSecret(databaseConfig, user, lookedUpSecret);
+            lookedUpSecret = null;
         }
         pool = usher.pools().attach(databaseConfig, user);
         stats = pool.stats();

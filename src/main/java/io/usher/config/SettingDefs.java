@@ -60,7 +60,9 @@ public final class SettingDefs {
             "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file", "server_tls_cert_file",
             "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers",
             // auth_type = hba
-            "auth_hba_file");
+            "auth_hba_file",
+            // users not in auth_file: looked up with auth_query as auth_user
+            "auth_user", "auth_query", "auth_dbname");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

@@ -29,6 +29,8 @@ public final class PoolManager implements Pool.Evictor {
     private final Map<String, Counter> databaseCounts = new ConcurrentHashMap<>();
     private final Map<String, Counter> userCounts = new ConcurrentHashMap<>();
     private final Map<String, ServerCredentials> credentials = new ConcurrentHashMap<>();
+    /** Users not in auth_file, per database entry and user: secrets from auth_query. */
+    private final Map<String, ServerCredentials> dynamicCredentials = new ConcurrentHashMap<>();
 
     private final StatsRegistry stats;
     private final ServerNetwork network;
@@ -53,6 +55,14 @@ public final class PoolManager implements Pool.Evictor {
     public Pool poolFor(DatabaseConfig db, String clientUser) {
         String user = serverUser(db, clientUser);
         return pools.computeIfAbsent(new PoolKey(db.name(), user), k -> createPool(k, db, user));
+    }
+
+    /**
+     * The pool of {@code loginUser} on database entry {@code db} even when the entry forces another
+     * user: auth_query runs as auth_user on the auth database.
+     */
+    public Pool poolForLogin(DatabaseConfig db, String loginUser) {
+        return pools.computeIfAbsent(new PoolKey(db.name(), loginUser), k -> createPool(k, db, loginUser));
     }
 
     /**
@@ -208,17 +218,40 @@ public final class PoolManager implements Pool.Evictor {
         }
     }
 
-    /** Credentials are per login user (and per forced password), shared by that user's pools. */
+    /**
+     * Credentials are per login user (and per forced password), shared by that user's pools. A user
+     * that auth_file does not know has credentials per database entry, filled by auth_query at its
+     * logins ({@link #learnSecret}), as PgBouncer keeps such users per database.
+     */
     public ServerCredentials credentialsFor(DatabaseConfig db, String user) {
-        if (db.user() != null && db.password() != null) {
+        if (db.user() != null && db.password() != null && user.equals(db.user())) {
             return credentials.computeIfAbsent(db.name() + "\0" + user,
                     k -> new ServerCredentials(user, StoredSecret.parse(db.password())));
+        }
+        UsherConfig c = config;
+        if (c.serverPassword(user).isEmpty() && c.userList().secret(user).isEmpty()) {
+            return dynamicCredentials.computeIfAbsent(db.name() + "\0" + user, k -> new ServerCredentials(user, null));
         }
         // a password from the environment (DATABASE_URL ...) logs in with any server auth method;
         // the auth_file entry made from it is only a hash
         return credentials.computeIfAbsent(user, u -> new ServerCredentials(u, config.serverPassword(u)
                 .<StoredSecret>map(StoredSecret.Plain::new)
                 .orElseGet(() -> config.userList().secret(u).map(StoredSecret::parse).orElse(null))));
+    }
+
+    /**
+     * What auth_query returned for {@code clientUser} of database entry {@code db} at a successful
+     * login: the secret server connections of the user's pool log in with from now on. Nothing to do
+     * when the entry forces a user (the pool logs in as that one) or auth_file knows the user.
+     */
+    public void learnSecret(DatabaseConfig db, String clientUser, StoredSecret secret) {
+        if (db.user() != null) {
+            return;
+        }
+        ServerCredentials c = credentialsFor(db, clientUser);
+        if (c == dynamicCredentials.get(db.name() + "\0" + clientUser)) {
+            c.update(secret);
+        }
     }
 
     private static Map<String, String> startupParameters(DatabaseConfig db) {

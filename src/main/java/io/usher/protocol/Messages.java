@@ -171,6 +171,40 @@ public final class Messages {
         return finish(b, start);
     }
 
+    /**
+     * Parse, Bind, Describe (portal), Execute and Sync of {@code sql} (unnamed statement and portal)
+     * with one text parameter whose type the server infers, as PgBouncer sends auth_query: the value
+     * travels as a parameter, never inside the SQL text.
+     */
+    public static ByteBuf extendedQuery(String sql, String parameter) {
+        byte[] value = parameter.getBytes(StandardCharsets.UTF_8);
+        ByteBuf b = ALLOC.buffer(64 + sql.length() * 2 + value.length);
+        int at = begin(b, MessageType.PARSE);
+        cstring(b, "");
+        cstring(b, sql);
+        b.writeShort(0);
+        finish(b, at);
+        at = begin(b, MessageType.BIND);
+        cstring(b, "");
+        cstring(b, "");
+        b.writeShort(0);                 // parameter formats: all text
+        b.writeShort(1);
+        b.writeInt(value.length);
+        b.writeBytes(value);
+        b.writeShort(0);                 // result formats: all text
+        finish(b, at);
+        at = begin(b, MessageType.DESCRIBE);
+        b.writeByte('P');
+        cstring(b, "");
+        finish(b, at);
+        at = begin(b, MessageType.EXECUTE);
+        cstring(b, "");
+        b.writeInt(0);
+        finish(b, at);
+        b.writeByte(MessageType.SYNC).writeInt(4);
+        return b;
+    }
+
     public static ByteBuf terminate() {
         ByteBuf b = ALLOC.buffer(5);
         b.writeByte(MessageType.TERMINATE).writeInt(4);

@@ -79,7 +79,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** Transaction status from the last ReadyForQuery ('I', 'T' or 'E'). Touched by the owner's loop while linked. */
     private byte transactionStatus = 'I';
 
-    private InternalQuery internal;
+    /** The pooler's own query in flight (state INTERNAL), or null. */
+    private Internal internal;
     /** The client parameter set this server was last made to match; null when unknown. */
     private ParameterSet appliedParameters;
 
@@ -394,9 +395,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             st.clear(); // the statements went with the connection
         }
         if (was == State.INTERNAL && internal != null) {
-            InternalQuery q = internal;
+            Internal q = internal;
             internal = null;
-            q.onDone.accept(PgError.fatal(SqlState.CONNECTION_FAILURE, "server conn crashed?"));
+            q.crashed(PgError.fatal(SqlState.CONNECTION_FAILURE, "server conn crashed?"));
         }
         pool.serverClosed(this);
         ServerOwner o = owner;
@@ -614,13 +615,164 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         channel.writeAndFlush(Messages.query(sql));
     }
 
+    /** A query of the pooler's own in flight: reads the answers, and hears if the connection dies first. */
+    private interface Internal extends MessageScanner.Listener {
+        void crashed(PgError error);
+    }
+
+    /**
+     * Runs auth_query ({@code sql}, with {@code user} as $1 in the extended protocol) on this server's
+     * loop and reports the row it returned, or why it failed, to {@code onDone} on this server's loop.
+     * After a failure the connection is closed (as PgBouncer does), with the failure as the reason;
+     * after a success it is idle again and the caller releases it. The server must not be linked to a
+     * client meanwhile.
+     */
+    public void runAuthQuery(String sql, String user, Consumer<AuthQueryResult> onDone) {
+        if (!loop.inEventLoop()) {
+            loop.execute(() -> runAuthQuery(sql, user, onDone));
+            return;
+        }
+        if (!isUsable()) {
+            onDone.accept(AuthQueryResult.failed("unable to send auth_query", null));
+            return;
+        }
+        internal = new AuthQuery(onDone);
+        state = State.INTERNAL;
+        channel.writeAndFlush(Messages.extendedQuery(sql, user)).addListener(f -> {
+            if (!f.isSuccess() && internal instanceof AuthQuery q && !q.done) {
+                q.finish(AuthQueryResult.failed("unable to send auth_query", null));
+            }
+        });
+    }
+
+    /** Answers of auth_query, checked as PgBouncer's handle_auth_query_response does. */
+    private final class AuthQuery implements Internal {
+        final Consumer<AuthQueryResult> onDone;
+        boolean found;
+        String password;
+        String failure;
+        PgError serverError;
+        boolean done;
+
+        AuthQuery(Consumer<AuthQueryResult> onDone) {
+            this.onDone = onDone;
+        }
+
+        @Override
+        public boolean onHeader(byte type, int payloadLength, int start) {
+            return true;
+        }
+
+        @Override
+        public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+            switch (type) {
+                case '1': // ParseComplete
+                case '2': // BindComplete
+                case MessageType.COMMAND_COMPLETE:
+                case MessageType.NOTICE_RESPONSE:
+                    return true;
+                case MessageType.PARAMETER_STATUS:
+                    parameterStatus(Messages.readCString(payload), Messages.readCString(payload));
+                    appliedParameters = null;
+                    return true;
+                case 'T': { // RowDescription
+                    int columns = columnCount(payload);
+                    if (columns != 2) {
+                        return fail("expected 2 columns from auth_query, not " + columns);
+                    }
+                    return true;
+                }
+                case 'D': { // DataRow
+                    int columns = columnCount(payload);
+                    if (columns != 2) {
+                        return fail("expected 2 columns from auth_query, not " + columns);
+                    }
+                    String name = column(payload);
+                    String secret = column(payload);
+                    if (name != null) { // a NULL user name means "no such user" (PgBouncer's docs)
+                        found = true;
+                        password = secret;
+                    }
+                    return true;
+                }
+                case MessageType.ERROR_RESPONSE:
+                    if (failure == null) {
+                        failure = "error response from auth_query";
+                        serverError = ErrorFields.parse(payload).toError();
+                    }
+                    return true; // the Sync still brings a ReadyForQuery
+                case MessageType.READY_FOR_QUERY:
+                    transactionStatus = payload.getByte(payload.readerIndex());
+                    internal = null;
+                    state = State.IDLE;
+                    if (failure == null && transactionStatus != 'I') {
+                        failure = "auth_query left a transaction open";
+                    }
+                    finish(failure != null ? AuthQueryResult.failed(failure, serverError)
+                            : new AuthQueryResult(found, found ? password : null, null, null));
+                    return false;
+                default:
+                    return fail("unexpected response from auth_query");
+            }
+        }
+
+        private int columnCount(ByteBuf payload) throws ProtocolException {
+            if (payload.readableBytes() < 2) {
+                throw new ProtocolException("bad packet");
+            }
+            return payload.readUnsignedShort();
+        }
+
+        private String column(ByteBuf payload) throws ProtocolException {
+            if (payload.readableBytes() < 4) {
+                throw new ProtocolException("bad packet");
+            }
+            int length = payload.readInt();
+            if (length == -1) {
+                return null;
+            }
+            if (length < 0 || length > payload.readableBytes()) {
+                throw new ProtocolException("bad packet");
+            }
+            return payload.readCharSequence(length, java.nio.charset.StandardCharsets.UTF_8).toString();
+        }
+
+        /** A malformed or unexpected answer: the connection cannot be trusted any more. */
+        private boolean fail(String reason) {
+            internal = null;
+            finish(AuthQueryResult.failed(reason, null));
+            return false;
+        }
+
+        void finish(AuthQueryResult result) {
+            if (done) {
+                return;
+            }
+            done = true;
+            if (!result.ok()) {
+                close(result.failure());
+            }
+            onDone.accept(result);
+        }
+
+        @Override
+        public void crashed(PgError error) {
+            finish(AuthQueryResult.failed("server conn crashed?", error));
+        }
+    }
+
     /** Answers of an internal query: only errors, parameter changes and the final ReadyForQuery matter. */
-    private final class InternalQuery implements MessageScanner.Listener {
+    private final class InternalQuery implements Internal {
         final Consumer<PgError> onDone;
         PgError error;
 
         InternalQuery(Consumer<PgError> onDone) {
             this.onDone = onDone;
+        }
+
+        @Override
+        public void crashed(PgError e) {
+            onDone.accept(e);
         }
 
         @Override

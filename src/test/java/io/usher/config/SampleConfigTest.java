@@ -174,7 +174,8 @@ class SampleConfigTest {
         assertThat(config.users().get("batch").maxUserConnections()).isEqualTo(10);
 
         assertThat(config.notImplementedKeys())
-                .contains("auth_user", "auth_query", "server_round_robin", "tcp_defer_accept")
-                .doesNotContain("listen_addr", "pool_mode", "server_check_query", "auth_hba_file");
+                .contains("server_round_robin", "tcp_defer_accept")
+                .doesNotContain("listen_addr", "pool_mode", "server_check_query", "auth_hba_file", "auth_user",
+                        "auth_query");
     }
 }

@@ -85,7 +85,9 @@ class SettingDefsTest {
             "server_tls_sslmode", "server_tls_ca_file", "server_tls_key_file", "server_tls_cert_file",
             "server_tls_protocols", "server_tls_ciphers", "server_tls13_ciphers",
             // auth_type = hba
-            "auth_hba_file");
+            "auth_hba_file",
+            // users not in auth_file: looked up with auth_query as auth_user
+            "auth_user", "auth_query", "auth_dbname");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

@@ -96,6 +96,13 @@ class SecretsTest {
                 }
             }
         }
+        s.add(pg.superuserPassword());
+        String su = pg.storedSecret(pg.superuser());
+        if (su != null && su.startsWith("SCRAM-SHA-256$")) {
+            String keys = su.substring(su.lastIndexOf('$') + 1);
+            s.add(keys.substring(0, keys.indexOf(':')));
+            s.add(keys.substring(keys.indexOf(':') + 1));
+        }
         s.add(WRONG_SERVER_PASSWORD);
         s.addAll(List.of("BadPw-md5-1a", "BadPw-scram-2b", "BadPw-plain-3c", "BadPw-scram2-5d"));
         return s;
@@ -121,6 +128,16 @@ class SecretsTest {
                 login(u, SCRAM2, "scram2_pw", "appdb");         // plain password in auth_file, SCRAM to the client
                 login(u, SCRAM2, "BadPw-scram2-5d", "appdb");
                 login(u, MD5, "md5_pw", "appdb");               // an md5 hash cannot do SCRAM: refused
+            }
+            // auth_query: the secrets come from pg_authid (the superuser as auth_user)
+            try (UsherInstance u = usher("md5").userlist(MD5, null).userlist(SCRAM, null)
+                    .set("auth_user", pg.superuser()).userlist(pg.superuser(), pg.superuserPassword()).start()) {
+                login(u, MD5, "md5_pw", "appdb");
+                login(u, MD5, "BadPw-md5-1a", "appdb");
+                login(u, SCRAM, "scram_pw", "otherdb");
+                login(u, SCRAM, "BadPw-scram-2b", "otherdb");
+                login(u, "ghost", "BadPw-md5-1a", "appdb");
+                console(u, "SHOW USERS", "SHOW POOLS", "SHOW SERVERS", "SHOW CONFIG");
             }
             try (UsherInstance u = usher("plain").start()) {
                 login(u, PLAIN, "plain_pw", "appdb");           // cleartext from the client, and to the server
