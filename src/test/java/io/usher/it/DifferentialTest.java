@@ -47,6 +47,7 @@ class DifferentialTest {
         Random r = new Random(seed);
         List<Unit> units = new ArrayList<>();
         List<String> named = new ArrayList<>();
+        int nextName = 0; // names are never reused: a second Parse of a live name is the one documented difference
         int n = 8 + r.nextInt(18);
         for (int i = 0; i < n; i++) {
             int kind = r.nextInt(statementMode ? 8 : 13);
@@ -61,7 +62,7 @@ class DifferentialTest {
                 case 5 -> {
                     // a named statement: prepared once, used again in later round trips, sometimes closed
                     if (named.isEmpty() || r.nextInt(3) == 0) {
-                        String name = "st" + named.size();
+                        String name = "st" + nextName++;
                         String sql = r.nextBoolean() ? "SELECT $1::int + " + r.nextInt(5) : "SELECT length($1::text)";
                         named.add(name);
                         units.add(new Unit(cat(parse(name, sql), bind("", name, "7"), execute("", 0), SYNC), 1));
