@@ -540,11 +540,14 @@ public final class StatementTracker {
         return (kind & SKIP) != 0 ? DROP : FORWARD;
     }
 
-    /** An ErrorResponse answers the head; PostgreSQL then skips everything up to the next Sync. */
+    /**
+     * An ErrorResponse answers the head; PostgreSQL then skips everything up to the next Sync, a Query
+     * too (only Sync ends the skipping: postgres.c, SocketBackend).
+     */
     private void failHead() {
         undo();
         pop();
-        while (size > 0 && headKind() != SYNC && headKind() != QUERY) {
+        while (size > 0 && headKind() != SYNC) {
             undo();
             pop();
         }
