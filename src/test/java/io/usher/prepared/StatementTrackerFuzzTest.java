@@ -217,7 +217,9 @@ class StatementTrackerFuzzTest {
 
         /** Transaction pooling: between transactions the client may get the other server. */
         void maybeSwitch() {
-            if (tracker.isIdle() && !unsynced && server.answers.isEmpty() && server.received.size() == 0) {
+            // as ClientConnection.isClean: nothing unsent, nothing unanswered, no extended messages since Sync
+            if (tracker.isIdle() && !unsynced && pending.size() == 0 && server.answers.isEmpty()
+                    && server.received.size() == 0) {
                 server = server == servers[0] ? servers[1] : servers[0];
                 // the unnamed statement does not survive a change of server (nor, here, another client's use)
                 direct.statements.remove("");

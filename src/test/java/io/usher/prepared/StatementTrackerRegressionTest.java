@@ -28,4 +28,26 @@ class StatementTrackerRegressionTest {
             11, 0,      // send everything
         });
     }
+
+    /**
+     * When the error arrives before the client has sent its Sync, what the client sends until that Sync
+     * is skipped by PostgreSQL too. The tracker queued those messages for answers that never came, and
+     * the next ReadyForQuery did not fit ("ReadyForQuery the pooler did not expect"): client
+     * disconnected. Found by fuzzing (corpus file found-message-after-error-before-sync).
+     */
+    @Test
+    void messagesAfterAnErrorAndBeforeSyncAreSkipped() {
+        new StatementTrackerFuzzTest().statementTracker(new byte[] {
+            3,
+            1, 0, 3,    // Bind "" to "S_1", never prepared: fails
+            11, 0,      // send
+            12, 0,      // the error arrives
+            3, 1,       // Describe portal "p" (skipped by PostgreSQL)
+            0, 1, 0,    // Parse "a" SELECT 1 (skipped: "a" must not exist afterwards)
+            7,          // Sync
+            1, 0, 1,    // Bind "" to "a": fails
+            7,          // Sync
+            11, 0,      // send everything
+        });
+    }
 }
