@@ -95,6 +95,11 @@ public final class StatementTracker {
     private boolean clientFlushNeeded;
     /** Fakes at the head of the queue wait for the server's stream to reach a message boundary. */
     private boolean fakesDue;
+    /**
+     * An error left the server skipping to a Sync the client has not sent yet: what the client sends
+     * until then goes to the server, which ignores it, so none of it is queued for an answer.
+     */
+    private boolean skippingToSync;
     /** max_prepared_statements when the client logged in (a RELOAD applies to clients from then on). */
     private final int maxPreparedStatements;
 
@@ -114,7 +119,7 @@ public final class StatementTracker {
 
     /** Nothing half-sent and no answer outstanding: the server may go back to the pool. */
     public boolean isIdle() {
-        return size == 0 && heldHeader == null && !inRewritten && clientScanner.atBoundary();
+        return size == 0 && !skippingToSync && heldHeader == null && !inRewritten && clientScanner.atBoundary();
     }
 
     // ---------------------------------------------------------------- client -> server
@@ -371,6 +376,13 @@ public final class StatementTracker {
     // ---------------------------------------------------------------- the queue
 
     private void push(byte kind, Object ref) {
+        if (skippingToSync) {
+            if (kind != SYNC) {
+                undo(kind, ref); // PostgreSQL skips it: no answer will come
+                return;
+            }
+            skippingToSync = false;
+        }
         if (size == kinds.length) {
             grow();
         }
@@ -545,19 +557,19 @@ public final class StatementTracker {
      * too (only Sync ends the skipping: postgres.c, SocketBackend).
      */
     private void failHead() {
-        undo();
+        undo(headKind(), refs[head]);
         pop();
         while (size > 0 && headKind() != SYNC) {
-            undo();
+            undo(headKind(), refs[head]);
             pop();
         }
+        skippingToSync = size == 0; // the Sync is still to come: skip what the client sends until then
         fakesDue = true;
     }
 
-    /** The head entry's message failed or was skipped by PostgreSQL: take back what it did here. */
-    private void undo() {
-        byte kind = base(headKind());
-        Object ref = refs[head];
+    /** An entry's message failed or was skipped by PostgreSQL: take back what it did here. */
+    private void undo(byte entryKind, Object ref) {
+        byte kind = base(entryKind);
         switch (kind) {
             case PARSE, FAKE_PARSE -> {
                 ParseSent p = (ParseSent) ref;
