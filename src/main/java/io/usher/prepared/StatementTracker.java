@@ -143,9 +143,14 @@ public final class StatementTracker {
                 // the rest of this chunk belongs to a message being captured: nothing more to send yet
                 end = Math.max(segmentStart, rewrittenStart);
             } else if (clientScanner.partialHeaderBytes() > 0) {
-                // hold back a header cut by the read: it may be the start of a message to rewrite
-                end = buf.writerIndex() - clientScanner.partialHeaderBytes();
-                heldHeader = alloc.buffer(5).writeBytes(buf, end, buf.writerIndex() - end);
+                // hold back a header cut by the read: it may be the start of a message to rewrite (its
+                // start may be held already: a header can straddle more than two reads)
+                int here = clientScanner.partialHeaderBytes() - (heldHeader == null ? 0 : heldHeader.readableBytes());
+                end = buf.writerIndex() - here;
+                if (heldHeader == null) {
+                    heldHeader = alloc.buffer(5);
+                }
+                heldHeader.writeBytes(buf, end, here);
             }
             sendSegment(end);
         } finally {

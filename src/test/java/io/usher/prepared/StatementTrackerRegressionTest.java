@@ -52,6 +52,24 @@ class StatementTrackerRegressionTest {
     }
 
     /**
+     * A message header cut across three reads (2 bytes, 1 byte, the rest): the tracker replaced the
+     * header bytes it held with a new buffer taken from before the read's reader index, so the first
+     * buffer leaked and wrong bytes (or an IndexOutOfBoundsException, at reader index 0) went to the
+     * server. Found by fuzzing (corpus file found-header-across-three-reads).
+     */
+    @Test
+    void aHeaderAcrossThreeReadsIsHeldWhole() {
+        new StatementTrackerFuzzTest().statementTracker(new byte[] {
+            0,
+            7,          // Sync
+            11, 2,      // send 2 bytes of its header
+            0, 1, 0,    // Parse "a" SELECT 1
+            11, 1,      // send 1 more byte of the Sync's header
+            11, 0,      // send everything
+        });
+    }
+
+    /**
      * OPEN (not fixed): a second name for the same query text gets a ParseComplete made by Usher as soon
      * as the first name's Parse has been sent, before the server has answered it. When that Parse fails
      * and a Sync lies between the two, the client is told the second Parse succeeded where PostgreSQL
