@@ -136,6 +136,7 @@ public final class StatementTracker {
         this.clientChannel = clientChannel;
         this.chunk = buf;
         this.segmentStart = buf.readerIndex();
+        this.rewrittenStart = buf.readerIndex(); // a message captured since an earlier read goes on from here
         try {
             clientScanner.scan(buf, clientListener);
             int end = buf.writerIndex();

@@ -70,6 +70,30 @@ class StatementTrackerRegressionTest {
     }
 
     /**
+     * A Parse, Bind, Describe or Close arriving over three or more reads, its header not at the start of
+     * the first: on the later reads the tracker still used the header's index in the first read as the
+     * end of what to forward, so it forwarded part of the payload it was capturing (a corrupt stream to
+     * the server) or sliced past the read (IndexOutOfBoundsException). Found by fuzzing (corpus files
+     * found-rewritten-message-across-reads-*).
+     */
+    @Test
+    void aRewrittenMessageAcrossThreeReadsIsForwardedOnce() {
+        new StatementTrackerFuzzTest().statementTracker(new byte[] {
+            2,
+            0, 1, 0,    // Parse "a" SELECT 1
+            7,          // Sync
+            11, 0,      // send
+            12, 7,      // answers
+            7,          // Sync
+            1, 0, 1,    // Bind "" to "a" (14 bytes)
+            7,          // Sync
+            11, 12,     // send the Sync, the Bind's header and 2 bytes of its payload
+            11, 2,      // 2 more bytes
+            11, 0,      // the rest
+        });
+    }
+
+    /**
      * OPEN (not fixed): a second name for the same query text gets a ParseComplete made by Usher as soon
      * as the first name's Parse has been sent, before the server has answered it. When that Parse fails
      * and a Sync lies between the two, the client is told the second Parse succeeded where PostgreSQL
