@@ -1119,8 +1119,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             int end = data.writerIndex();
             int partial = s.scanner().partialHeaderBytes();
             if (partial > 0) {
-                end -= partial;
-                heldServerHeader = channel.alloc().buffer(5).writeBytes(data, end, partial);
+                // its start may be held already: a header can straddle more than two reads
+                int here = partial - (heldServerHeader == null ? 0 : heldServerHeader.readableBytes());
+                end -= here;
+                if (heldServerHeader == null) {
+                    heldServerHeader = channel.alloc().buffer(5);
+                }
+                heldServerHeader.writeBytes(data, end, here);
             }
             if (serverSide.segmentStart == data.readerIndex() && end == data.writerIndex()) {
                 channel.write(data); // nothing dropped or inserted: the read goes on whole

@@ -95,6 +95,11 @@ public final class StatementTracker {
     private boolean clientFlushNeeded;
     /** Fakes at the head of the queue wait for the server's stream to reach a message boundary. */
     private boolean fakesDue;
+    /**
+     * An error left the server skipping to a Sync the client has not sent yet: what the client sends
+     * until then goes to the server, which ignores it, so none of it is queued for an answer.
+     */
+    private boolean skippingToSync;
     /** max_prepared_statements when the client logged in (a RELOAD applies to clients from then on). */
     private final int maxPreparedStatements;
 
@@ -114,7 +119,7 @@ public final class StatementTracker {
 
     /** Nothing half-sent and no answer outstanding: the server may go back to the pool. */
     public boolean isIdle() {
-        return size == 0 && heldHeader == null && !inRewritten && clientScanner.atBoundary();
+        return size == 0 && !skippingToSync && heldHeader == null && !inRewritten && clientScanner.atBoundary();
     }
 
     // ---------------------------------------------------------------- client -> server
@@ -132,6 +137,7 @@ public final class StatementTracker {
         this.chunk = buf;
         this.segmentStart = buf.readerIndex();
         boolean passed = false;
+        this.rewrittenStart = buf.readerIndex(); // a message captured since an earlier read goes on from here
         try {
             clientScanner.scan(buf, clientListener);
             int end = buf.writerIndex();
@@ -139,9 +145,14 @@ public final class StatementTracker {
                 // the rest of this chunk belongs to a message being captured: nothing more to send yet
                 end = Math.max(segmentStart, rewrittenStart);
             } else if (clientScanner.partialHeaderBytes() > 0) {
-                // hold back a header cut by the read: it may be the start of a message to rewrite
-                end = buf.writerIndex() - clientScanner.partialHeaderBytes();
-                heldHeader = alloc.buffer(5).writeBytes(buf, end, buf.writerIndex() - end);
+                // hold back a header cut by the read: it may be the start of a message to rewrite (its
+                // start may be held already: a header can straddle more than two reads)
+                int here = clientScanner.partialHeaderBytes() - (heldHeader == null ? 0 : heldHeader.readableBytes());
+                end = buf.writerIndex() - here;
+                if (heldHeader == null) {
+                    heldHeader = alloc.buffer(5);
+                }
+                heldHeader.writeBytes(buf, end, here);
             }
             if (segmentStart == buf.readerIndex() && end == buf.writerIndex()) {
                 serverChannel.write(buf); // nothing rewritten: the read goes on whole, as without tracking
@@ -379,6 +390,13 @@ public final class StatementTracker {
     // ---------------------------------------------------------------- the queue
 
     private void push(byte kind, Object ref) {
+        if (skippingToSync) {
+            if (kind != SYNC) {
+                undo(kind, ref); // PostgreSQL skips it: no answer will come
+                return;
+            }
+            skippingToSync = false;
+        }
         if (size == kinds.length) {
             grow();
         }
@@ -548,21 +566,24 @@ public final class StatementTracker {
         return (kind & SKIP) != 0 ? DROP : FORWARD;
     }
 
-    /** An ErrorResponse answers the head; PostgreSQL then skips everything up to the next Sync. */
+    /**
+     * An ErrorResponse answers the head; PostgreSQL then skips everything up to the next Sync, a Query
+     * too (only Sync ends the skipping: postgres.c, SocketBackend).
+     */
     private void failHead() {
-        undo();
+        undo(headKind(), refs[head]);
         pop();
-        while (size > 0 && headKind() != SYNC && headKind() != QUERY) {
-            undo();
+        while (size > 0 && headKind() != SYNC) {
+            undo(headKind(), refs[head]);
             pop();
         }
+        skippingToSync = size == 0; // the Sync is still to come: skip what the client sends until then
         fakesDue = true;
     }
 
-    /** The head entry's message failed or was skipped by PostgreSQL: take back what it did here. */
-    private void undo() {
-        byte kind = base(headKind());
-        Object ref = refs[head];
+    /** An entry's message failed or was skipped by PostgreSQL: take back what it did here. */
+    private void undo(byte entryKind, Object ref) {
+        byte kind = base(entryKind);
         switch (kind) {
             case PARSE, FAKE_PARSE -> {
                 ParseSent p = (ParseSent) ref;

@@ -29,6 +29,9 @@ public final class MessageScanner {
         boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException;
     }
 
+    /** Initial capacity of a payload copy; it grows up to the message's length as bytes arrive. */
+    private static final int CAPTURE_INITIAL = 8192;
+
     private final int maxLength;
     private final byte[] header = new byte[5];
     private int headerFill;          // bytes of the current header seen so far; 5 = inside the payload
@@ -103,7 +106,8 @@ public final class MessageScanner {
                     continue;
                 }
                 if (wanted) {
-                    capture = ByteBufAllocator.DEFAULT.heapBuffer(payloadLength, payloadLength);
+                    // grows as the payload arrives: a length field alone must not reserve max_packet_size
+                    capture = ByteBufAllocator.DEFAULT.heapBuffer(Math.min(payloadLength, CAPTURE_INITIAL), payloadLength);
                 }
             }
             int n = Math.min(payloadRemaining, end - i);
