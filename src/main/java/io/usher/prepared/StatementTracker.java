@@ -321,15 +321,22 @@ public final class StatementTracker {
         int nameAt = payload.readerIndex();
         String name = Messages.readCString(payload);
         Registration r = name.isEmpty() ? null : names.get(name);
+        byte[] serverName;
         if (r == null) {
-            // the unnamed statement, or a name the client never prepared: PostgreSQL answers as it would
-            payload.readerIndex(base);
-            sendOriginal(type, payload, start, end);
-            push(type == MessageType.BIND ? BIND : DESCRIBE, null);
-            return;
+            if (!name.startsWith("USHER_")) {
+                // the unnamed statement, or a name the client never prepared: PostgreSQL answers as it would
+                payload.readerIndex(base);
+                sendOriginal(type, payload, start, end);
+                push(type == MessageType.BIND ? BIND : DESCRIBE, null);
+                return;
+            }
+            // a name of the form Usher gives statements on servers, never prepared by this client: it must not
+            // reach another client's statement, so it goes on under a name no server has
+            serverName = ("USHER_" + name).getBytes(StandardCharsets.UTF_8);
+        } else {
+            prepareOnServer(r.statement);
+            serverName = r.statement.serverName;
         }
-        prepareOnServer(r.statement);
-        byte[] serverName = r.statement.serverName;
         int headLength = nameAt - base;  // portal name with its NUL, or the 'S'
         int rest = payload.readableBytes();
         int length = 4 + headLength + serverName.length + 1 + rest;
@@ -338,7 +345,9 @@ public final class StatementTracker {
                 .writeBytes(payload, payload.readerIndex(), rest);
         serverChannel.write(b);
         if (type == MessageType.BIND) {
-            stats.bind();
+            if (r != null) {
+                stats.bind();
+            }
             push(BIND, null);
         } else {
             push(DESCRIBE, null);

@@ -81,6 +81,26 @@ class PreparedStatementsTest {
         }
     }
 
+    // a client can never run another client's statement, not even by naming its server-side name
+    @Test
+    void serverSideNamesAreNotReachable() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("default_pool_size", 1).start();
+             WireClient a = new WireClient(u.port()); WireClient b = new WireClient(u.port())) {
+            a.loginTrust(io.usher.testing.TestRoles.TRUST, "appdb");
+            b.loginTrust(io.usher.testing.TestRoles.TRUST, "appdb");
+            a.send(ProtocolMessages.cat(ProtocolMessages.parse("secret", "SELECT 'a''s statement'"), ProtocolMessages.SYNC));
+            assertThat(a.readUntil('Z').type()).isEqualTo('Z');
+            for (int id = 1; id <= 20; id++) {
+                b.send(ProtocolMessages.cat(ProtocolMessages.bind("", "USHER_" + id), ProtocolMessages.execute("", 0),
+                        ProtocolMessages.SYNC));
+                WireClient.Message first = b.read();
+                assertThat(first.type()).as("Bind of USHER_" + id).isEqualTo('E');
+                assertThat(first.fields().get('C')).isEqualTo("26000");
+                b.readUntil('Z');
+            }
+        }
+    }
+
     private static int single(PreparedStatement ps) throws java.sql.SQLException {
         try (ResultSet rs = ps.executeQuery()) {
             rs.next();
