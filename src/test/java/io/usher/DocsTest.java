@@ -135,7 +135,8 @@ class DocsTest {
     @Test
     void readmeLinksTheDocsAndTheLinksResolve() throws Exception {
         String readme = read("README.md");
-        assertThat(readme).contains("docs/configuration.md", "docs/troubleshooting.md", "docs/monitoring.md");
+        assertThat(readme).contains("docs/configuration.md", "docs/troubleshooting.md", "docs/monitoring.md",
+                "docs/deployment.md");
         Matcher m = Pattern.compile("\\]\\(((?:docs|deploy|examples)/[^)#]+)").matcher(readme);
         int links = 0;
         while (m.find()) {
