@@ -177,7 +177,7 @@ public final class LogSetup {
         }
         root.addAppender(syslog);
         syslogKey = key;
-        if (syslog.describe().startsWith("UDP") && !java.nio.file.Files.exists(java.nio.file.Path.of("/dev/log"))) {
+        if (syslog.fellBackToUdp()) {
             log.warn("syslog: there is no /dev/log; sending to {} as {} (facility {}): a syslog daemon must listen there",
                     syslog.describe(), settings.getString("syslog_ident"), settings.getString("syslog_facility"));
         } else {

@@ -77,6 +77,11 @@ public final class SyslogAppender extends AppenderBase<ILoggingEvent> {
         return Files.exists(Path.of("/dev/log")) ? "/dev/log" : "udp://127.0.0.1:514";
     }
 
+    /** True when no target was given and there is no /dev/log, so messages go to UDP 127.0.0.1:514 by default. */
+    public boolean fellBackToUdp() {
+        return target == null && defaultTarget().equals("udp://127.0.0.1:514");
+    }
+
     /** Where this appender sends, for the startup log line. */
     public String describe() {
         return transport == null ? "(not started)" : transport.describe();
