@@ -462,6 +462,7 @@ public final class Usher implements AutoCloseable {
         config = next;
         pools.reconfigure(next);
         clients.forEach(ClientConnection::settingsChanged);
+        configChange.accept(next);
         log.info("RELOAD: configuration reloaded from {}", next.describeSources());
         return null;
     }
@@ -516,6 +517,7 @@ public final class Usher implements AutoCloseable {
             config = next;
             pools.reconfigure(next);
             clients.forEach(ClientConnection::settingsChanged);
+            configChange.accept(next);
             log.info("SET {} = {}", key, value);
             return null;
         } catch (io.usher.config.ConfigException e) {
@@ -524,8 +526,15 @@ public final class Usher implements AutoCloseable {
     }
 
     private volatile Runnable shutdownRequest = this::close;
+    /** Told of every configuration that a RELOAD or SET made current (the CLI re-applies logging). */
+    private volatile java.util.function.Consumer<UsherConfig> configChange = c -> { };
 
     /** What ends Usher once a shutdown is due; the command line makes it stop the process. */
+    /** {@code action} runs after each successful RELOAD or SET, with the new configuration. */
+    public void onConfigChange(java.util.function.Consumer<UsherConfig> action) {
+        this.configChange = action;
+    }
+
     public void onShutdownRequest(Runnable action) {
         this.shutdownRequest = action;
     }

@@ -50,7 +50,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LogSetup.apply(verbose.length, false, "");
+        LogSetup.init(verbose.length, false, LogSetup.Format.TEXT, io.usher.config.Settings.defaults());
         boolean root = DemoPostgres.isRoot();
         Path bin;
         try {

@@ -61,6 +61,10 @@ public final class Main implements Callable<Integer> {
             description = "Serve Prometheus /metrics, /health and /ready over HTTP here (also USHER_HTTP_LISTEN). Off by default.")
     String httpListen;
 
+    @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "${env:USHER_LOG_FORMAT}",
+            description = "text (PgBouncer's log line, the default) or json (one JSON object per line); also USHER_LOG_FORMAT.")
+    String logFormat;
+
     @Option(names = {"-V", "--version"}, description = "Print the version and exit.")
     boolean version;
 
@@ -115,6 +119,13 @@ public final class Main implements Callable<Integer> {
             System.err.println("usher: -u is not supported; start Usher as user \"" + switchUser + "\" (e.g. runuser -u " + switchUser + ")");
             return 1;
         }
+        LogSetup.Format format;
+        try {
+            format = LogSetup.Format.parse(logFormat);
+        } catch (IllegalArgumentException e) {
+            System.err.println("usher: --log-format: " + e.getMessage());
+            return 1;
+        }
         UsherConfig config;
         try {
             config = loadConfig(configFile, databaseUrl);
@@ -125,8 +136,7 @@ public final class Main implements Callable<Integer> {
             }
             return 1;
         }
-        LogSetup.apply(Math.max(verbose.length, config.settings().getInt("verbose")), quiet,
-                config.settings().getString("logfile"));
+        LogSetup.init(verbose.length, quiet, format, config.settings());
         Logger log = LoggerFactory.getLogger("io.usher");
         log.info("configuration from {}", config.describeSources());
         for (String note : config.env().notes()) {
@@ -171,6 +181,8 @@ public final class Main implements Callable<Integer> {
             stopped.countDown();
         };
         usher.onShutdownRequest(shutdown);
+        // RELOAD, SIGHUP and SET: verbose, logfile (reopened) and syslog apply again
+        usher.onConfigChange(c -> LogSetup.apply(c.settings()));
         Signals signals = new Signals();
         signals.on("TERM", () -> shutdownSignal(usher, "SIGTERM", ShutdownMode.WAIT_FOR_CLIENTS, log));
         signals.on("INT", () -> shutdownSignal(usher, "SIGINT", ShutdownMode.WAIT_FOR_SERVERS, log));

@@ -48,6 +48,8 @@ public final class SettingDefs {
             "scram_iterations", "unix_socket_mode", "unix_socket_group", "tcp_keepcnt", "tcp_keepidle",
             "tcp_keepintvl", "tcp_user_timeout", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl",
             "admin_users", "stats_users", "stats_period", "log_stats",
+            // logging (io.usher.logging.LogSetup; syslog through /dev/log or UDP 127.0.0.1:514)
+            "syslog", "syslog_ident", "syslog_facility",
             // timeouts (suspend_timeout: SUSPEND is refused, so there is never anything for it to time out)
             "query_timeout", "idle_transaction_timeout", "transaction_timeout", "client_idle_timeout",
             "cancel_wait_timeout", "server_fast_close", "autodb_idle_timeout", "suspend_timeout",

@@ -8,7 +8,12 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 public final class PgLevelConverter extends ClassicConverter {
     @Override
     public String convert(ILoggingEvent event) {
-        switch (event.getLevel().toInt()) {
+        return name(event.getLevel());
+    }
+
+    /** PgBouncer's name of a logback level. */
+    public static String name(Level level) {
+        switch (level.toInt()) {
             case Level.ERROR_INT: return "ERROR";
             case Level.WARN_INT: return "WARNING";
             case Level.INFO_INT: return "LOG";
