@@ -205,7 +205,15 @@ public final class StatementTracker {
                 case MessageType.PARSE:
                 case MessageType.BIND:
                 case MessageType.DESCRIBE:
-                case MessageType.CLOSE:
+                case MessageType.CLOSE: {
+                    byte unnamed = start >= 0 ? unnamedKind(type, start, payloadLength) : 0;
+                    if (unnamed != 0) {
+                        // the unnamed statement or a portal: nothing to rewrite, it stays in the read as it came
+                        sendHeldHeader();
+                        server.sent++;
+                        push(unnamed, null);
+                        return false;
+                    }
                     if (start >= 0) {
                         sendSegment(start);
                     } else {
@@ -214,6 +222,7 @@ public final class StatementTracker {
                     inRewritten = true;
                     rewrittenStart = start >= 0 ? start : chunk.readerIndex();
                     return true;
+                }
                 default:
                     sendHeldHeader();
                     break;
@@ -249,6 +258,36 @@ public final class StatementTracker {
                 default -> close(payload, start, end);
             }
             return true;
+        }
+    }
+
+    /**
+     * For a Parse, Bind, Describe or Close whose header starts at {@code start} in this read: the queue
+     * kind to push when it names no statement of the client's (the unnamed statement, or a portal), so it
+     * can pass through without being captured; 0 when it must be looked at whole, or when the bytes
+     * needed to tell are not in this read.
+     */
+    private byte unnamedKind(byte type, int start, int payloadLength) {
+        int p = start + 5;
+        int end = Math.min(chunk.writerIndex(), p + payloadLength);
+        if (p >= end) {
+            return 0;
+        }
+        switch (type) {
+            case MessageType.PARSE:
+                return chunk.getByte(p) == 0 ? PARSE : 0;
+            case MessageType.BIND: {
+                int nul = chunk.indexOf(p, end, (byte) 0); // end of the portal name
+                return nul >= 0 && nul + 1 < end && chunk.getByte(nul + 1) == 0 ? BIND : 0;
+            }
+            default: {
+                byte what = chunk.getByte(p);
+                boolean portalOrUnnamed = what == 'P' || (what == 'S' && p + 1 < end && chunk.getByte(p + 1) == 0);
+                if (!portalOrUnnamed) {
+                    return 0;
+                }
+                return type == MessageType.DESCRIBE ? DESCRIBE : CLOSE;
+            }
         }
     }
 
