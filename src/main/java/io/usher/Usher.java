@@ -431,11 +431,6 @@ public final class Usher implements AutoCloseable {
         for (String key : next.notImplementedKeys()) {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
-        if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
-            log.error("RELOAD failed, keeping the running configuration: auth_type = {} is not supported yet",
-                    next.settings().authType().configName());
-            return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
-        }
         io.usher.tls.ClientTls tls = clientTls;
         try {
             tls = io.usher.tls.ClientTls.build(next.settings());
@@ -443,9 +438,26 @@ public final class Usher implements AutoCloseable {
             // as PgBouncer: the rest of the configuration applies, TLS stays as it was
             log.error("TLS configuration could not be reloaded, keeping old configuration: {}", e.getMessage());
         }
+        String problem = apply(next, tls);
+        if (problem != null) {
+            log.error("RELOAD failed, keeping the running configuration: {}", problem);
+            return problem;
+        }
+        log.info("RELOAD: configuration reloaded from {}", next.describeSources());
+        return null;
+    }
+
+    /**
+     * Checks a new configuration (auth type, TLS for cert auth, the hba file) and, if it is usable,
+     * makes it the running one: pools, clients and listeners of config changes follow.
+     * @return null when applied, else what was wrong (nothing changed then)
+     */
+    private String apply(UsherConfig next, io.usher.tls.ClientTls tls) {
+        if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
+            return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
+        }
         String authProblem = authProblem(next.settings(), tls);
         if (authProblem != null) {
-            log.error("RELOAD failed, keeping the running configuration: {}", authProblem);
             return authProblem;
         }
         io.usher.auth.HbaRules rules = null;
@@ -453,7 +465,6 @@ public final class Usher implements AutoCloseable {
             try {
                 rules = loadHba(next.settings());
             } catch (IOException e) {
-                log.error("RELOAD failed, keeping the running configuration: {}", e.getMessage());
                 return e.getMessage();
             }
         }
@@ -463,7 +474,6 @@ public final class Usher implements AutoCloseable {
         pools.reconfigure(next);
         clients.forEach(ClientConnection::settingsChanged);
         configChange.accept(next);
-        log.info("RELOAD: configuration reloaded from {}", next.describeSources());
         return null;
     }
 
@@ -497,27 +507,10 @@ public final class Usher implements AutoCloseable {
                     return e.getMessage();
                 }
             }
-            String authProblem = authProblem(next.settings(), tls);
-            if (authProblem != null) {
-                return authProblem;
+            String problem = apply(next, tls);
+            if (problem != null) {
+                return problem;
             }
-            if (!SUPPORTED_AUTH.contains(next.settings().authType())) {
-                return "auth_type = " + next.settings().authType().configName() + " is not supported yet";
-            }
-            io.usher.auth.HbaRules rules = null;
-            if (next.settings().authType() == AuthType.HBA) {
-                try {
-                    rules = loadHba(next.settings());
-                } catch (IOException e) {
-                    return e.getMessage();
-                }
-            }
-            hba = rules;
-            clientTls = tls;
-            config = next;
-            pools.reconfigure(next);
-            clients.forEach(ClientConnection::settingsChanged);
-            configChange.accept(next);
             log.info("SET {} = {}", key, value);
             return null;
         } catch (io.usher.config.ConfigException e) {

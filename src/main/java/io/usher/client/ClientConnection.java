@@ -1053,7 +1053,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             return true;
         }
         try {
-            tracker.toServer(buf, s.statements(usher.statementRegistry()), s.channel(), channel);
+            tracker.toServer(buf, s.statements(usher.statementRegistry()), s.channel());
         } catch (ProtocolException e) {
             server = null;
             s.detach();

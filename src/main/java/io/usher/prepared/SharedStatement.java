@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBufAllocator;
 import io.usher.protocol.MessageType;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * One distinct statement (query text and parameter types) that clients prepared under names of
@@ -28,14 +27,6 @@ public final class SharedStatement {
         this.serverName = ("USHER_" + id).getBytes(StandardCharsets.US_ASCII);
     }
 
-    public long id() {
-        return id;
-    }
-
-    public String serverName() {
-        return new String(serverName, StandardCharsets.US_ASCII);
-    }
-
     /** The Parse message that prepares this statement under its server name. */
     ByteBuf parseMessage(ByteBufAllocator alloc) {
         int length = 4 + serverName.length + 1 + body.length;
@@ -50,9 +41,5 @@ public final class SharedStatement {
         ByteBuf b = alloc.buffer(1 + length);
         b.writeByte(MessageType.CLOSE).writeInt(length).writeByte('S').writeBytes(serverName).writeByte(0);
         return b;
-    }
-
-    boolean sameBody(byte[] other) {
-        return Arrays.equals(body, other);
     }
 }

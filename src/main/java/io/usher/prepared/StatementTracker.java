@@ -87,7 +87,6 @@ public final class StatementTracker {
     // the current send
     private ServerStatements server;
     private Channel serverChannel;
-    private Channel clientChannel;
     private ByteBuf chunk;
     private int segmentStart;
     private boolean inRewritten;    // a Parse/Bind/Describe/Close is being captured
@@ -129,11 +128,10 @@ public final class StatementTracker {
      * flushing; the caller flushes the server (and {@link #clientFlushNeeded} says whether Usher
      * wrote answers to the client). Consumes {@code buf}.
      */
-    public void toServer(ByteBuf buf, ServerStatements server, Channel serverChannel, Channel clientChannel)
+    public void toServer(ByteBuf buf, ServerStatements server, Channel serverChannel)
             throws ProtocolException {
         this.server = server;
         this.serverChannel = serverChannel;
-        this.clientChannel = clientChannel;
         this.chunk = buf;
         this.segmentStart = buf.readerIndex();
         boolean passed = false;

@@ -134,7 +134,7 @@ class StatementTrackerFuzzTest {
             ByteBuf chunk = Unpooled.buffer(k + 3);
             chunk.writeZero(3).writeBytes(all, 0, k).readerIndex(3);
             chunks.add(chunk);
-            tracker.toServer(chunk, server.statements, server.channel, client);
+            tracker.toServer(chunk, server.statements, server.channel);
             if (tracker.fakesDue()) {
                 tracker.emitDueFakes(client); // the server's stream is at a message boundary here
             }
