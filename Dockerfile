@@ -22,6 +22,8 @@ RUN ./mvnw -q -B -Pdist package -Dmaven.test.skip=true && mv target/dist/usher-*
 FROM debian:12-slim
 RUN groupadd --system --gid 999 usher && useradd --system --uid 999 --gid usher --home-dir /opt/usher --shell /usr/sbin/nologin usher
 COPY --from=build /opt/usher /opt/usher
+# the start-up archive (AppCDS) for this path: bin/usher records it on its first run
+RUN /opt/usher/bin/usher --version
 USER usher
 WORKDIR /opt/usher
 # 5432: the port used without a config file (as the edoburu/pgbouncer image); 6432: PgBouncer's usual one;

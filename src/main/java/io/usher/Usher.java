@@ -133,6 +133,9 @@ public final class Usher implements AutoCloseable {
         u.statsTask = janitorLoop.scheduleAtFixedRate(() -> u.stats.periodEnded(u.config.settings().getBool("log_stats")),
                 period, period, TimeUnit.SECONDS);
         u.pools.prewarm();
+        Thread warmUp = new Thread(() -> u.pools.network().tls().warmUp(), "usher-tls-warm-up");
+        warmUp.setDaemon(true);
+        warmUp.start();
         return u;
     }
 

@@ -3,11 +3,11 @@ package io.usher.logging;
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.LoggerContext;
-import ch.qos.logback.classic.encoder.PatternLayoutEncoder;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.Appender;
 import ch.qos.logback.core.ConsoleAppender;
 import ch.qos.logback.core.FileAppender;
+import ch.qos.logback.core.LayoutBase;
 import ch.qos.logback.core.encoder.Encoder;
 import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import io.usher.config.Settings;
@@ -40,10 +40,7 @@ public final class LogSetup {
         }
     }
 
-    /** PgBouncer's line: "2026-01-01 12:00:00.000 UTC [1234] LOG message". */
-    static final String TEXT_PATTERN = "%d{yyyy-MM-dd HH:mm:ss.SSS z,UTC} [" + ProcessHandle.current().pid() + "] %pgLevel %msg%n";
-
-    private static final String STDERR = "STDERR";
+    static final String STDERR = "STDERR";
     private static final String LOGFILE = "LOGFILE";
     private static final String SYSLOG = "SYSLOG";
 
@@ -69,16 +66,10 @@ public final class LogSetup {
             return;
         }
         Logger root = ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
-        // logback.xml's appender prints the text line until here; ours replaces it (or none with -q)
+        // DefaultLogConfigurator's appender prints the text line until here; ours replaces it (or none with -q)
         Appender<ILoggingEvent> old = root.getAppender(STDERR);
         if (!quiet) {
-            ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
-            console.setContext(ctx);
-            console.setName(STDERR);
-            console.setTarget("System.err");
-            console.setEncoder(encoder(ctx));
-            console.start();
-            root.addAppender(console);
+            root.addAppender(stderr(ctx, format));
         }
         if (old != null) {
             root.detachAppender(old);
@@ -186,20 +177,28 @@ public final class LogSetup {
         }
     }
 
+    /** A started appender named {@link #STDERR} writing lines of the given format to stderr. */
+    static ConsoleAppender<ILoggingEvent> stderr(LoggerContext ctx, Format format) {
+        ConsoleAppender<ILoggingEvent> console = new ConsoleAppender<>();
+        console.setContext(ctx);
+        console.setName(STDERR);
+        console.setTarget("System.err");
+        console.setEncoder(encoder(ctx, format));
+        console.start();
+        return console;
+    }
+
     private static Encoder<ILoggingEvent> encoder(LoggerContext ctx) {
-        if (format == Format.JSON) {
-            JsonLayout layout = new JsonLayout();
-            layout.setContext(ctx);
-            layout.start();
-            LayoutWrappingEncoder<ILoggingEvent> enc = new LayoutWrappingEncoder<>();
-            enc.setContext(ctx);
-            enc.setLayout(layout);
-            enc.start();
-            return enc;
-        }
-        PatternLayoutEncoder enc = new PatternLayoutEncoder();
+        return encoder(ctx, format);
+    }
+
+    private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, Format format) {
+        LayoutBase<ILoggingEvent> layout = format == Format.JSON ? new JsonLayout() : new TextLayout();
+        layout.setContext(ctx);
+        layout.start();
+        LayoutWrappingEncoder<ILoggingEvent> enc = new LayoutWrappingEncoder<>();
         enc.setContext(ctx);
-        enc.setPattern(TEXT_PATTERN);
+        enc.setLayout(layout);
         enc.start();
         return enc;
     }

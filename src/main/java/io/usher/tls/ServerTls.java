@@ -27,12 +27,16 @@ import java.util.Map;
  */
 public final class ServerTls {
     private final SslMode mode;
-    private final SslContext context;
     private final Map<String, String> settingsUsed;
+    /** Built on first use when it cannot fail (see {@link #build}); until then null. */
+    private volatile SslContext context;
+    /** The settings to build it from while it is null. */
+    private final Settings deferred;
 
-    private ServerTls(SslMode mode, SslContext context, Map<String, String> settingsUsed) {
+    private ServerTls(SslMode mode, SslContext context, Settings deferred, Map<String, String> settingsUsed) {
         this.mode = mode;
         this.context = context;
+        this.deferred = deferred;
         this.settingsUsed = settingsUsed;
     }
 
@@ -51,8 +55,17 @@ public final class ServerTls {
             throw new TlsConfigException("server_tls_sslmode: " + e.getMessage());
         }
         if (mode == SslMode.DISABLE) {
-            return new ServerTls(mode, null, used);
+            return new ServerTls(mode, null, null, used);
         }
+        if (onlyDefaults(used)) {
+            // The JDK's TLS stack takes ~0.3 s to start; with no files and no choices to check nothing can
+            // fail, so the context is built when first needed (or by warmUp()) instead of delaying the listener.
+            return new ServerTls(mode, null, s, used);
+        }
+        return new ServerTls(mode, context(s, mode), null, used);
+    }
+
+    private static SslContext context(Settings s, SslMode mode) throws TlsConfigException {
         SslContextBuilder b = SslContextBuilder.forClient();
         TlsContexts.common(b, s, "server_tls", false);
         String keyFile = TlsContexts.file(s, "server_tls_key_file");
@@ -72,7 +85,38 @@ public final class ServerTls {
         }
         // Netty 4.2 checks host names by default; only verify-full does
         b.endpointIdentificationAlgorithm(mode == SslMode.VERIFY_FULL ? "HTTPS" : null);
-        return new ServerTls(mode, TlsContexts.build(b, "server TLS"), used);
+        return TlsContexts.build(b, "server TLS");
+    }
+
+    private static boolean onlyDefaults(Map<String, String> used) {
+        return used.entrySet().stream()
+                .allMatch(e -> e.getKey().equals("server_tls_sslmode")
+                        || e.getValue().equals(io.usher.config.SettingDefs.all().get(e.getKey()).defaultValue()));
+    }
+
+    /** Builds the TLS context now if it is still to be built (called off the event loops after start-up). */
+    public void warmUp() {
+        if (mode != SslMode.DISABLE) {
+            context();
+        }
+    }
+
+    private SslContext context() {
+        SslContext c = context;
+        if (c == null) {
+            synchronized (this) {
+                c = context;
+                if (c == null) {
+                    try {
+                        c = context(deferred, mode);
+                    } catch (TlsConfigException e) {
+                        throw new IllegalStateException(e.getMessage(), e); // not with default settings
+                    }
+                    context = c;
+                }
+            }
+        }
+        return c;
     }
 
     public SslMode mode() {
@@ -86,7 +130,7 @@ public final class ServerTls {
 
     /** A client-side handler for a connection to {@code host} (SNI, and the name verify-full checks). */
     public SslHandler newHandler(ByteBufAllocator alloc, String host, int port) {
-        return TlsContexts.handler(context, alloc, host, port, null);
+        return TlsContexts.handler(context(), alloc, host, port, null);
     }
 
     public static String describe(javax.net.ssl.SSLSession session) {
