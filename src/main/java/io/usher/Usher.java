@@ -85,6 +85,11 @@ public final class Usher implements AutoCloseable {
     private ScheduledFuture<?> statsTask;
     private Path socketFile;
 
+    /** The number of event-loop threads (--threads, USHER_THREADS; default one per core). */
+    public int eventLoopThreads() {
+        return transport.workers().executorCount();
+    }
+
     private Usher(UsherConfig config, int threads) {
         this.config = config;
         this.transport = new Transport(threads);

@@ -61,6 +61,10 @@ public final class Main implements Callable<Integer> {
             description = "Serve Prometheus /metrics, /health and /ready over HTTP here (also USHER_HTTP_LISTEN). Off by default.")
     String httpListen;
 
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "${env:USHER_THREADS}",
+            description = "Event-loop threads: a number, or auto (the default: one per core). Also USHER_THREADS.")
+    String threads;
+
     @Option(names = "--log-format", paramLabel = "FORMAT", defaultValue = "${env:USHER_LOG_FORMAT}",
             description = "text (PgBouncer's log line, the default) or json (one JSON object per line); also USHER_LOG_FORMAT.")
     String logFormat;
@@ -126,6 +130,18 @@ public final class Main implements Callable<Integer> {
             System.err.println("usher: --log-format: " + e.getMessage());
             return 1;
         }
+        if (threads != null && !threads.isBlank() && !threads.trim().equalsIgnoreCase("auto")) {
+            try {
+                int n = Integer.parseInt(threads.trim());
+                if (n < 1) {
+                    throw new NumberFormatException();
+                }
+                System.setProperty("usher.threads", String.valueOf(n));
+            } catch (NumberFormatException e) {
+                System.err.println("usher: --threads: expected a positive number or auto, not \"" + threads + "\"");
+                return 1;
+            }
+        }
         UsherConfig config;
         try {
             config = loadConfig(configFile, databaseUrl);
@@ -167,7 +183,8 @@ public final class Main implements Callable<Integer> {
         if (pidfile != null) {
             Files.writeString(pidfile, ProcessHandle.current().pid() + "\n");
         }
-        log.info("process up: Usher {}, pid {}", version(), ProcessHandle.current().pid());
+        log.info("process up: Usher {}, pid {}, {} event-loop threads", version(), ProcessHandle.current().pid(),
+                usher.eventLoopThreads());
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable shutdown = () -> {
             usher.close();

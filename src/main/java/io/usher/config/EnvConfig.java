@@ -49,7 +49,7 @@ public final class EnvConfig {
 
     /** USHER_ variables that are not settings: read by the launcher, the CLI or the tests. */
     public static final Set<String> RESERVED = Set.of("USHER_HTTP_LISTEN", "USHER_MAX_HEAP", "USHER_JAR",
-            "USHER_PG_BIN", "USHER_DEMO_CACHE", "USHER_LOG_FORMAT");
+            "USHER_PG_BIN", "USHER_DEMO_CACHE", "USHER_LOG_FORMAT", "USHER_THREADS", "USHER_CDS");
 
     /**
      * The edoburu image's variables that set a [pgbouncer] key of the same name in lower case.

@@ -109,6 +109,16 @@ class CliTest {
         assertThat(r.stderr()).as(r.toString()).contains("-d");
     }
 
+    // --threads takes a positive number or auto; anything else is refused before the config is read
+    @Test
+    void threadsMustBeAPositiveNumberOrAuto() throws Exception {
+        for (String bad : new String[] {"0", "-2", "many"}) {
+            Run r = run("--threads", bad, "x.ini");
+            assertThat(r.exitCode()).as(r.toString()).isEqualTo(1);
+            assertThat(r.stderr()).as(r.toString()).contains("--threads").contains(bad);
+        }
+    }
+
     // an unknown key in [pgbouncer] fails the start, naming the file and the line
     @Test
     void unknownKeyFailsWithFileAndLine() throws Exception {

@@ -101,10 +101,11 @@ class LoggingCliTest {
         Path ini = writeConfig(port, 0, true);
         try (DatagramSocket syslog = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
             syslog.setSoTimeout(10_000);
-            Process usher = start(Map.of(), List.of("-Dusher.syslog.target=udp://127.0.0.1:" + syslog.getLocalPort()),
+            Process usher = start(Map.of("USHER_THREADS", "1"), List.of("-Dusher.syslog.target=udp://127.0.0.1:" + syslog.getLocalPort()),
                     "--log-format", "json", ini.toString());
             await().atMost(Duration.ofSeconds(30)).failFast(() -> !usher.isAlive())
                     .until(() -> stderr().contains("process up"));
+            assertThat(stderr()).as("USHER_THREADS=1 is applied").contains(", 1 event-loop threads");
             // a client whose server cannot be reached: client and server lines
             Properties props = new Properties();
             props.setProperty("user", "a");
