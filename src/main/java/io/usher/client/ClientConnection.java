@@ -95,13 +95,15 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
 
     /** Named prepared statements (transaction/statement pooling with max_prepared_statements), or null. */
     private io.usher.prepared.StatementTracker tracker;
+    /** max_prepared_statements at login when this client's statements are tracked (made at its first send), else 0. */
+    private int trackedStatements;
     /** With a tracker: the start of a server message header cut by a read, not yet sent to the client. */
     private ByteBuf heldServerHeader;
 
     /** The linked server; volatile only so that cancel requests from other loops can read it. */
     private volatile ServerConnection server;
     private boolean waiting;
-    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>();
+    private final ArrayDeque<ByteBuf> pending = new ArrayDeque<>(2); // small: idle clients are the many
     private int pendingBytes;
     /** Bytes a client may send ahead while it waits for a server (a query or a small pipeline). */
     private static final int MAX_PENDING_BYTES = 64 * 1024;
@@ -755,12 +757,18 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             lookedUpSecret = null;
         }
         pool = usher.pools().attach(databaseConfig, user);
+        // the pool's copies of the names: thousands of idle clients then hold no strings of their own
+        if (pool.key().user().equals(user)) {
+            user = pool.key().user();
+        }
+        if (pool.key().database().equals(database)) {
+            database = pool.key().database();
+        }
         stats = pool.stats();
         mode = pool.settings().mode();
         int maxPrepared = settings.getInt("max_prepared_statements");
         if (mode != PoolMode.SESSION && maxPrepared > 0) {
-            tracker = new io.usher.prepared.StatementTracker(usher.statementRegistry(), channel.alloc(), stats,
-                    settings.getInt("max_packet_size"), maxPrepared);
+            trackedStatements = maxPrepared; // the tracker itself comes with the first message to a server
         }
         if (authenticator.scramKeys() != null) {
             pool.endpoint().credentials().rememberScramKeys(authenticator.scramKeys());
@@ -1049,8 +1057,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
      */
     private boolean sendToServer(ServerConnection s, ByteBuf buf) {
         if (tracker == null) {
-            s.channel().write(buf);
-            return true;
+            if (trackedStatements == 0) {
+                s.channel().write(buf);
+                return true;
+            }
+            tracker = new io.usher.prepared.StatementTracker(usher.statementRegistry(), channel.alloc(), stats,
+                    settings.getInt("max_packet_size"), trackedStatements);
         }
         try {
             tracker.toServer(buf, s.statements(usher.statementRegistry()), s.channel());

@@ -76,11 +76,15 @@ public final class StatementTracker {
     private final ClientListener clientListener = new ClientListener();
     private long clientPosition;
 
-    // the queue of answers expected from the server, oldest first
-    private byte[] kinds = new byte[16];
-    private Object[] refs = new Object[16];
-    private long[] serverAt = new long[16];
-    private long[] clientAt = new long[16];
+    // the queue of answers expected from the server, oldest first; allocated at the first message
+    // (an idle client costs nothing here: thousands of them are the usual case)
+    private byte[] kinds = NO_KINDS;
+    private Object[] refs = NO_REFS;
+    private long[] serverAt = NO_POSITIONS;
+    private long[] clientAt = NO_POSITIONS;
+    private static final byte[] NO_KINDS = {};
+    private static final Object[] NO_REFS = {};
+    private static final long[] NO_POSITIONS = {};
     private int head;
     private int size;
 
@@ -458,7 +462,7 @@ public final class StatementTracker {
     }
 
     private void grow() {
-        int n = kinds.length * 2;
+        int n = Math.max(16, kinds.length * 2);
         byte[] k = new byte[n];
         Object[] r = new Object[n];
         long[] s = new long[n];
