@@ -68,6 +68,7 @@ public final class Usher implements AutoCloseable {
     private final StatsRegistry stats = new StatsRegistry();
     private final io.usher.prepared.StatementRegistry statementRegistry = new io.usher.prepared.StatementRegistry();
     private final TrackedParameters trackedParameters;
+    private final io.usher.peers.PeerForwarder peers;
     private final List<Channel> listeners = new ArrayList<>();
     private final List<Channel> httpListeners = new ArrayList<>();
     /** Null while running; set when a shutdown that waits has begun. */
@@ -90,6 +91,7 @@ public final class Usher implements AutoCloseable {
         this.transport = new Transport(threads);
         this.pools = new PoolManager(config, stats);
         this.trackedParameters = new TrackedParameters(config.settings().getList("track_extra_parameters"));
+        this.peers = new io.usher.peers.PeerForwarder(this::config, pools.network().dns());
     }
 
     /** Validates what the config asks for, binds the listeners and starts serving. */
@@ -349,23 +351,48 @@ public final class Usher implements AutoCloseable {
                 k -> ScramVerifier.generate(password.password(), config.settings().getInt("scram_iterations"), random));
     }
 
-    /** A fresh, unique (pid, key) pair for the client's BackendKeyData. */
+    /**
+     * A fresh, unique (pid, key) pair for the client's BackendKeyData; with peer_id set it carries
+     * the peer id and a full TTL as PgBouncer lays them out ({@link io.usher.peers.CancelKeys}).
+     */
     public int[] registerCancelKey(ClientConnection c) {
+        int peerId = config.settings().getInt("peer_id");
         while (true) {
-            int pid = random.nextInt() & 0x7fffffff;
-            int key = random.nextInt();
+            int pid = io.usher.peers.CancelKeys.pid(random.nextInt(), peerId);
+            int key = io.usher.peers.CancelKeys.secret(random.nextInt(), peerId);
             if (pid != 0 && clientsByCancelKey.putIfAbsent(cancelKeyOf(pid, key), c) == null) {
                 return new int[] {pid, key};
             }
         }
     }
 
-    /** A CancelRequest from a client: forwarded only if both numbers match a client with a server. */
-    public void cancel(int pid, int key) {
+    /**
+     * A CancelRequest from a client. With peer_id set, a key issued by another peer is forwarded to
+     * it and {@code requester} stays open until that is done; otherwise the request is acted on only
+     * if both numbers match a client with a server, and the caller closes {@code requester}.
+     * @return true if the request was handed to a peer (which closes {@code requester} itself)
+     */
+    public boolean cancel(int pid, int key, Channel requester) {
+        int peerId = config.settings().getInt("peer_id");
+        if (peerId > 0) {
+            int owner = io.usher.peers.CancelKeys.peerId(pid);
+            if (owner != peerId) {
+                peers.forward(owner, pid, key, requester);
+                return true;
+            }
+            // the keys this instance issued have the full TTL; the request's may have been lowered on the way
+            key = io.usher.peers.CancelKeys.asIssued(key);
+        }
         ClientConnection c = clientsByCancelKey.get(cancelKeyOf(pid, key));
         if (c != null) {
             c.cancelQuery();
         }
+        return false;
+    }
+
+    /** Cancel requests on their way to peers (SHOW PEER_POOLS). */
+    public io.usher.peers.PeerForwarder peers() {
+        return peers;
     }
 
     /**

@@ -403,9 +403,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
                 return;
             case CANCEL:
-                usher.cancel(p.cancelPid(), p.cancelKey());
                 phase = Phase.CLOSED;
-                channel.close();
+                if (!usher.cancel(p.cancelPid(), p.cancelKey(), channel)) {
+                    channel.close();
+                }
                 return;
             default:
                 onStartup(p.parameters());

@@ -405,7 +405,7 @@ class AdminConsoleTest {
             assertThat(rows(admin, "SHOW SOCKETS")).anySatisfy(r -> assertThat(r).containsEntry("type", "S"))
                     .anySatisfy(r -> assertThat(r).containsEntry("type", "C"));
             assertThat(columns(admin, "SHOW PEERS")).containsExactly("peer_id", "host", "port", "pool_size");
-            assertThat(columns(admin, "SHOW PEER_POOLS")).containsExactly("database", "cl_active_cancel_req",
+            assertThat(columns(admin, "SHOW PEER_POOLS")).containsExactly("peer_id", "cl_active_cancel_req",
                     "cl_waiting_cancel_req", "sv_active_cancel", "sv_login");
             assertThat(columns(admin, "SHOW DNS_HOSTS")).containsExactly("hostname", "ttl", "addrs");
             assertThat(columns(admin, "SHOW DNS_ZONES")).containsExactly("zonename", "serial", "count");
