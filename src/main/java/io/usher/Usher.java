@@ -73,6 +73,13 @@ public final class Usher implements AutoCloseable {
     private final List<Channel> httpListeners = new ArrayList<>();
     /** Null while running; set when a shutdown that waits has begun. */
     private volatile ShutdownMode shutdownMode;
+    /**
+     * Set on connections the Unix socket accepts once a waiting shutdown has begun: as in PgBouncer, the
+     * socket stays open for the admin console, and for CancelRequests, so that peers can still forward
+     * cancels for the queries this instance is draining; other logins are refused.
+     */
+    public static final io.netty.util.AttributeKey<Boolean> ACCEPTED_WHILE_SHUTTING_DOWN =
+            io.netty.util.AttributeKey.valueOf("usher.acceptedWhileShuttingDown");
     private final java.util.concurrent.atomic.AtomicBoolean shutdownActionRun = new java.util.concurrent.atomic.AtomicBoolean();
     private final AtomicInteger clientCount = new AtomicInteger();
     private final Map<String, AtomicInteger> clientsPerDatabase = new ConcurrentHashMap<>();
@@ -250,6 +257,8 @@ public final class Usher implements AutoCloseable {
                         if (!unix) {
                             // the settings of the moment, so RELOAD and SET apply to new clients
                             SocketOptions.from(config.settings()).applyTo(ch);
+                        } else if (shutdownMode != null) {
+                            ch.attr(ACCEPTED_WHILE_SHUTTING_DOWN).set(Boolean.TRUE);
                         }
                         ch.pipeline().addLast(new ClientConnection(Usher.this));
                     }
@@ -581,7 +590,10 @@ public final class Usher implements AutoCloseable {
         if (first) {
             List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Channel ch : listeners) {
-                closing.add(ch.close());
+                // the Unix socket stays (console, cancel requests from peers); Usher.close() ends it
+                if (!isUnixListener(ch)) {
+                    closing.add(ch.close());
+                }
             }
             // from a signal or API thread, return only once nothing is accepted any more (an event
             // loop may not block: the console waits for accepting() instead)
@@ -673,9 +685,16 @@ public final class Usher implements AutoCloseable {
         return null;
     }
 
-    /** Whether any client listener is still open (false once a shutdown has closed them). */
+    /**
+     * Whether any listener still takes new clients (false once a shutdown has begun: the TCP listeners
+     * are closed then, and the Unix socket takes only the console and cancel requests).
+     */
     public boolean accepting() {
-        return listeners.stream().anyMatch(Channel::isOpen);
+        return listeners.stream().anyMatch(ch -> ch.isOpen() && (shutdownMode == null || !isUnixListener(ch)));
+    }
+
+    private static boolean isUnixListener(Channel listener) {
+        return listener instanceof io.netty.channel.unix.ServerDomainSocketChannel;
     }
 
     /** The first TCP port listened on (tests use port 0 in the config). */

@@ -514,6 +514,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             startAuthentication();
             return;
         }
+        if (channel.hasAttr(Usher.ACCEPTED_WHILE_SHUTTING_DOWN)) {
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "pooler is shutting down"));
+            return;
+        }
         if (usher.pools().isDisabled(database)) {
             fatal(PgError.fatal(SqlState.OBJECT_NOT_IN_PREREQUISITE_STATE, "database does not allow connections: " + database));
             return;

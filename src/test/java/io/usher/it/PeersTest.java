@@ -1,5 +1,6 @@
 package io.usher.it;
 
+import io.usher.ShutdownMode;
 import io.usher.client.ClientConnection;
 import io.usher.peers.CancelKeys;
 import io.usher.peers.PeerPool;
@@ -28,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -105,6 +107,28 @@ class PeersTest {
                 }
             });
             assertThat(eof.get(QUICK.toMillis(), TimeUnit.MILLISECONDS)).as("the receiver closes the cancel connection").isEqualTo(-1);
+        }
+    }
+
+    /** Sends a StartupMessage over a Unix socket; returns what comes back until the connection closes. */
+    private static String startupOver(Path socket) throws Exception {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            byte[] params = "user\0u_md5\0database\0appdb\0\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            ch.write(ByteBuffer.allocate(8 + params.length).putInt(8 + params.length).putInt(196608).put(params).flip());
+            CompletableFuture<String> reply = CompletableFuture.supplyAsync(() -> {
+                java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+                ByteBuffer b = ByteBuffer.allocate(4096);
+                try {
+                    while (ch.read(b.clear()) > 0) {
+                        out.write(b.array(), 0, b.position());
+                    }
+                } catch (IOException e) {
+                    // closed
+                }
+                return out.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+            });
+            return reply.get(QUICK.toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 
@@ -198,6 +222,21 @@ class PeersTest {
                     }
                 }
                 assertThat(forwardedRounds).as("pgjdbc cancels that reached another instance and were forwarded").isPositive();
+
+                // 3. the owner drains (SIGTERM's mode): its TCP listener is closed, so every cancel for its client lands
+                // on another instance, which reaches it through its Unix socket, still open for cancels and the console
+                UsherInstance draining = fleet.get(owner - 1);
+                CountDownLatch drained = new CountDownLatch(1);
+                draining.usher().onShutdownRequest(drained::countDown);
+                draining.usher().shutdown(ShutdownMode.WAIT_FOR_CLIENTS);
+                assertThat(draining.usher().accepting()).isFalse();
+                long sum = forwarded(fleet);
+                Statement st = victim.createStatement();
+                cancelOnlyTheVictim(victim, st, bystanders, "victim-draining", st::cancel);
+                assertThat(forwarded(fleet) - sum).as("forwarded to the draining instance").isEqualTo(1);
+                assertThat(startupOver(dirs.get(owner - 1).resolve(".s.PGSQL." + port)))
+                        .as("a new login on the draining instance's Unix socket").contains("pooler is shutting down");
+                assertThat(drained.getCount()).as("still draining: its clients are connected").isEqualTo(1);
             } finally {
                 victim.close();
                 for (Connection c : bystanders) {
