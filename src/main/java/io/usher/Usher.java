@@ -84,6 +84,12 @@ public final class Usher implements AutoCloseable {
     private final AtomicInteger clientCount = new AtomicInteger();
     private final Map<String, AtomicInteger> clientsPerDatabase = new ConcurrentHashMap<>();
     private final Set<ClientConnection> clients = ConcurrentHashMap.newKeySet();
+    /**
+     * Connections a listener has accepted whose ClientConnection is not active yet (Netty registers a
+     * new connection on its event loop a little later). A waiting shutdown counts them as clients:
+     * without this, a connection accepted just before the listener closed could find Usher gone.
+     */
+    private final Set<Channel> acceptedNotActive = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> clientsPerUser = new ConcurrentHashMap<>();
     private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
@@ -249,6 +255,17 @@ public final class Usher implements AutoCloseable {
         ServerBootstrap b = new ServerBootstrap()
                 .group(transport.workers())
                 .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel())
+                .handler(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object accepted) {
+                        // runs before Netty hands the new connection to its event loop
+                        if (accepted instanceof Channel child) {
+                            acceptedNotActive.add(child);
+                            child.closeFuture().addListener(f -> acceptedNotActive.remove(child));
+                        }
+                        ctx.fireChannelRead(accepted);
+                    }
+                })
                 .option(ChannelOption.SO_BACKLOG, s.getInt("listen_backlog"))
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
                 .childHandler(new ChannelInitializer<Channel>() {
@@ -293,6 +310,7 @@ public final class Usher implements AutoCloseable {
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
     public boolean clientOpened(ClientConnection c) {
         clients.add(c);
+        acceptedNotActive.remove(c.channel());
         return clientCount.incrementAndGet() <= config.settings().getInt("max_client_conn");
     }
 
@@ -575,9 +593,10 @@ public final class Usher implements AutoCloseable {
 
     /**
      * Begins a shutdown (console SHUTDOWN, signals). IMMEDIATE ends Usher now. The waiting modes
-     * close the listeners at once (the kernel hands new connections to a sibling on the same port
-     * under so_reuseport), serve every connection already accepted, and end Usher when what they
-     * wait for is done; a later call may change the mode.
+     * close the TCP listeners at once (the kernel hands new connections to a sibling on the same port
+     * under so_reuseport), keep the Unix socket for the console and cancel requests, serve every
+     * connection already accepted, and end Usher when what they wait for is done; a later call may
+     * change the mode.
      */
     public synchronized void shutdown(ShutdownMode mode) {
         if (mode == ShutdownMode.IMMEDIATE) {
@@ -621,7 +640,10 @@ public final class Usher implements AutoCloseable {
             return;
         }
         boolean done;
-        if (mode == ShutdownMode.WAIT_FOR_CLIENTS) {
+        if (!acceptedNotActive.isEmpty() || listeners.stream().anyMatch(ch -> ch.isOpen() && !isUnixListener(ch))) {
+            // a connection accepted before the listener closed is served like any other
+            done = false;
+        } else if (mode == ShutdownMode.WAIT_FOR_CLIENTS) {
             done = clients.stream().noneMatch(c -> !io.usher.admin.AdminConsole.DATABASE.equals(c.database()));
         } else {
             done = pools.pools().stream().allMatch(p -> p.snapshot().serversActive() == 0);

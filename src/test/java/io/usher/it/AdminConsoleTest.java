@@ -41,18 +41,7 @@ class AdminConsoleTest {
     }
 
     private static List<Map<String, Object>> rows(Connection c, String sql) throws SQLException {
-        List<Map<String, Object>> out = new ArrayList<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            ResultSetMetaData md = rs.getMetaData();
-            while (rs.next()) {
-                Map<String, Object> row = new LinkedHashMap<>();
-                for (int i = 1; i <= md.getColumnCount(); i++) {
-                    row.put(md.getColumnName(i), rs.getObject(i));
-                }
-                out.add(row);
-            }
-        }
-        return out;
+        return AdminRows.rows(c, sql);
     }
 
     private static List<String> columns(Connection c, String sql) throws SQLException {

@@ -279,11 +279,7 @@ class PeersTest {
                 }
                 fleet.add(b.start());
             }
-            java.util.Properties p = new java.util.Properties();
-            p.setProperty("user", MD5);
-            p.setProperty("password", io.usher.testing.TestRoles.password(MD5));
-            p.setProperty("sslmode", "disable");
-            p.setProperty("assumeMinServerVersion", "12");
+            java.util.Properties p = UsherInstance.clientProperties(MD5, io.usher.testing.TestRoles.password(MD5));
             String url = "jdbc:postgresql://127.0.0.1:" + proxy.port() + "/appdb";
             List<Connection> bystanders = new ArrayList<>();
             try {

@@ -123,13 +123,8 @@ class RollingRestartUnderLoadTest {
         int port = LoopbackPorts.pickFree();
         UsherInstance.Builder config = UsherInstance.builder(pg).set("listen_port", port).set("so_reuseport", 1)
                 .set("default_pool_size", 4).set("max_client_conn", 1000).set("listen_backlog", 128);
-        Properties props = new Properties();
-        props.setProperty("user", MD5);
-        props.setProperty("password", TestRoles.password(MD5));
-        props.setProperty("sslmode", "disable");
+        Properties props = UsherInstance.clientProperties(MD5, TestRoles.password(MD5));
         props.setProperty("connectTimeout", "10");
-        props.setProperty("socketTimeout", "30");
-        props.setProperty("assumeMinServerVersion", "12");
         String url = "jdbc:postgresql://127.0.0.1:" + port + "/appdb";
 
         Tally t = new Tally();

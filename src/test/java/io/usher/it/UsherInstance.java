@@ -150,6 +150,13 @@ public final class UsherInstance implements AutoCloseable {
     }
 
     public Connection connect(String user, String password, String database, Properties extra) throws SQLException {
+        Properties p = clientProperties(user, password);
+        p.putAll(extra);
+        return DriverManager.getConnection(jdbcUrl(database), p);
+    }
+
+    /** pgjdbc's properties for a test client: no TLS, bounded connect and reads, no setup query. */
+    public static Properties clientProperties(String user, String password) {
         Properties p = new Properties();
         p.setProperty("user", user);
         if (password != null) {
@@ -160,8 +167,7 @@ public final class UsherInstance implements AutoCloseable {
         p.setProperty("socketTimeout", "60");
         // no setup query after login: in session mode with a full pool it would wait for a server
         p.setProperty("assumeMinServerVersion", "12");
-        p.putAll(extra);
-        return DriverManager.getConnection(jdbcUrl(database), p);
+        return p;
     }
 
     @Override
