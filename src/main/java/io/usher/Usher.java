@@ -68,14 +68,28 @@ public final class Usher implements AutoCloseable {
     private final StatsRegistry stats = new StatsRegistry();
     private final io.usher.prepared.StatementRegistry statementRegistry = new io.usher.prepared.StatementRegistry();
     private final TrackedParameters trackedParameters;
+    private final io.usher.peers.PeerForwarder peers;
     private final List<Channel> listeners = new ArrayList<>();
     private final List<Channel> httpListeners = new ArrayList<>();
     /** Null while running; set when a shutdown that waits has begun. */
     private volatile ShutdownMode shutdownMode;
+    /**
+     * Set on connections the Unix socket accepts once a waiting shutdown has begun: as in PgBouncer, the
+     * socket stays open for the admin console, and for CancelRequests, so that peers can still forward
+     * cancels for the queries this instance is draining; other logins are refused.
+     */
+    public static final io.netty.util.AttributeKey<Boolean> ACCEPTED_WHILE_SHUTTING_DOWN =
+            io.netty.util.AttributeKey.valueOf("usher.acceptedWhileShuttingDown");
     private final java.util.concurrent.atomic.AtomicBoolean shutdownActionRun = new java.util.concurrent.atomic.AtomicBoolean();
     private final AtomicInteger clientCount = new AtomicInteger();
     private final Map<String, AtomicInteger> clientsPerDatabase = new ConcurrentHashMap<>();
     private final Set<ClientConnection> clients = ConcurrentHashMap.newKeySet();
+    /**
+     * Connections a listener has accepted whose ClientConnection is not active yet (Netty registers a
+     * new connection on its event loop a little later). A waiting shutdown counts them as clients:
+     * without this, a connection accepted just before the listener closed could find Usher gone.
+     */
+    private final Set<Channel> acceptedNotActive = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> clientsPerUser = new ConcurrentHashMap<>();
     private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
@@ -95,6 +109,7 @@ public final class Usher implements AutoCloseable {
         this.transport = new Transport(threads);
         this.pools = new PoolManager(config, stats);
         this.trackedParameters = new TrackedParameters(config.settings().getList("track_extra_parameters"));
+        this.peers = new io.usher.peers.PeerForwarder(this::config, pools.network().dns());
     }
 
     /** Validates what the config asks for, binds the listeners and starts serving. */
@@ -248,6 +263,17 @@ public final class Usher implements AutoCloseable {
         ServerBootstrap b = new ServerBootstrap()
                 .group(transport.workers())
                 .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel())
+                .handler(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object accepted) {
+                        // runs before Netty hands the new connection to its event loop
+                        if (accepted instanceof Channel child) {
+                            acceptedNotActive.add(child);
+                            child.closeFuture().addListener(f -> acceptedNotActive.remove(child));
+                        }
+                        ctx.fireChannelRead(accepted);
+                    }
+                })
                 .option(ChannelOption.SO_BACKLOG, s.getInt("listen_backlog"))
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
                 .childHandler(new ChannelInitializer<Channel>() {
@@ -256,6 +282,8 @@ public final class Usher implements AutoCloseable {
                         if (!unix) {
                             // the settings of the moment, so RELOAD and SET apply to new clients
                             SocketOptions.from(config.settings()).applyTo(ch);
+                        } else if (shutdownMode != null) {
+                            ch.attr(ACCEPTED_WHILE_SHUTTING_DOWN).set(Boolean.TRUE);
                         }
                         ch.pipeline().addLast(new ClientConnection(Usher.this));
                     }
@@ -290,6 +318,7 @@ public final class Usher implements AutoCloseable {
     /** Counts a new client; false if it is over max_client_conn (it is still counted until it closes). */
     public boolean clientOpened(ClientConnection c) {
         clients.add(c);
+        acceptedNotActive.remove(c.channel());
         return clientCount.incrementAndGet() <= config.settings().getInt("max_client_conn");
     }
 
@@ -357,23 +386,48 @@ public final class Usher implements AutoCloseable {
                 k -> ScramVerifier.generate(password.password(), config.settings().getInt("scram_iterations"), random));
     }
 
-    /** A fresh, unique (pid, key) pair for the client's BackendKeyData. */
+    /**
+     * A fresh, unique (pid, key) pair for the client's BackendKeyData; with peer_id set it carries
+     * the peer id and a full TTL as PgBouncer lays them out ({@link io.usher.peers.CancelKeys}).
+     */
     public int[] registerCancelKey(ClientConnection c) {
+        int peerId = config.settings().getInt("peer_id");
         while (true) {
-            int pid = random.nextInt() & 0x7fffffff;
-            int key = random.nextInt();
+            int pid = io.usher.peers.CancelKeys.pid(random.nextInt(), peerId);
+            int key = io.usher.peers.CancelKeys.secret(random.nextInt(), peerId);
             if (pid != 0 && clientsByCancelKey.putIfAbsent(cancelKeyOf(pid, key), c) == null) {
                 return new int[] {pid, key};
             }
         }
     }
 
-    /** A CancelRequest from a client: forwarded only if both numbers match a client with a server. */
-    public void cancel(int pid, int key) {
+    /**
+     * A CancelRequest from a client. With peer_id set, a key issued by another peer is forwarded to
+     * it and {@code requester} stays open until that is done; otherwise the request is acted on only
+     * if both numbers match a client with a server, and the caller closes {@code requester}.
+     * @return true if the request was handed to a peer (which closes {@code requester} itself)
+     */
+    public boolean cancel(int pid, int key, Channel requester) {
+        int peerId = config.settings().getInt("peer_id");
+        if (peerId > 0) {
+            int owner = io.usher.peers.CancelKeys.peerId(pid);
+            if (owner != peerId) {
+                peers.forward(owner, pid, key, requester);
+                return true;
+            }
+            // the keys this instance issued have the full TTL; the request's may have been lowered on the way
+            key = io.usher.peers.CancelKeys.asIssued(key);
+        }
         ClientConnection c = clientsByCancelKey.get(cancelKeyOf(pid, key));
         if (c != null) {
             c.cancelQuery();
         }
+        return false;
+    }
+
+    /** Cancel requests on their way to peers (SHOW PEER_POOLS). */
+    public io.usher.peers.PeerForwarder peers() {
+        return peers;
     }
 
     /**
@@ -547,9 +601,10 @@ public final class Usher implements AutoCloseable {
 
     /**
      * Begins a shutdown (console SHUTDOWN, signals). IMMEDIATE ends Usher now. The waiting modes
-     * close the listeners at once (the kernel hands new connections to a sibling on the same port
-     * under so_reuseport), serve every connection already accepted, and end Usher when what they
-     * wait for is done; a later call may change the mode.
+     * close the TCP listeners at once (the kernel hands new connections to a sibling on the same port
+     * under so_reuseport), keep the Unix socket for the console and cancel requests, serve every
+     * connection already accepted, and end Usher when what they wait for is done; a later call may
+     * change the mode.
      */
     public synchronized void shutdown(ShutdownMode mode) {
         if (mode == ShutdownMode.IMMEDIATE) {
@@ -562,7 +617,10 @@ public final class Usher implements AutoCloseable {
         if (first) {
             List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Channel ch : listeners) {
-                closing.add(ch.close());
+                // the Unix socket stays (console, cancel requests from peers); Usher.close() ends it
+                if (!isUnixListener(ch)) {
+                    closing.add(ch.close());
+                }
             }
             // from a signal or API thread, return only once nothing is accepted any more (an event
             // loop may not block: the console waits for accepting() instead)
@@ -590,7 +648,10 @@ public final class Usher implements AutoCloseable {
             return;
         }
         boolean done;
-        if (mode == ShutdownMode.WAIT_FOR_CLIENTS) {
+        if (!acceptedNotActive.isEmpty() || listeners.stream().anyMatch(ch -> ch.isOpen() && !isUnixListener(ch))) {
+            // a connection accepted before the listener closed is served like any other
+            done = false;
+        } else if (mode == ShutdownMode.WAIT_FOR_CLIENTS) {
             done = clients.stream().noneMatch(c -> !io.usher.admin.AdminConsole.DATABASE.equals(c.database()));
         } else {
             done = pools.pools().stream().allMatch(p -> p.snapshot().serversActive() == 0);
@@ -654,9 +715,16 @@ public final class Usher implements AutoCloseable {
         return null;
     }
 
-    /** Whether any client listener is still open (false once a shutdown has closed them). */
+    /**
+     * Whether any listener still takes new clients (false once a shutdown has begun: the TCP listeners
+     * are closed then, and the Unix socket takes only the console and cancel requests).
+     */
     public boolean accepting() {
-        return listeners.stream().anyMatch(Channel::isOpen);
+        return listeners.stream().anyMatch(ch -> ch.isOpen() && (shutdownMode == null || !isUnixListener(ch)));
+    }
+
+    private static boolean isUnixListener(Channel listener) {
+        return listener instanceof io.netty.channel.unix.ServerDomainSocketChannel;
     }
 
     /** The first TCP port listened on (tests use port 0 in the config). */

@@ -229,6 +229,75 @@ class DeploymentFilesTest {
         assertThat(ofKind(objects, "Secret")).isNotEmpty();
     }
 
+    /** The pgbouncer.ini of the ConfigMap mounted at the directory of {@code iniPath} in {@code workload}. */
+    private static String mountedIni(List<Map<String, Object>> objects, Map<String, Object> workload,
+            Map<String, Object> container, String iniPath) {
+        String dir = Path.of(iniPath).getParent().toString();
+        String volumeName = list(container.get("volumeMounts")).stream().filter(m -> dir.equals(at(m, "mountPath")))
+                .map(m -> String.valueOf(at(m, "name"))).findFirst().orElseThrow(() -> new AssertionError("nothing mounted at " + dir));
+        Map<String, Object> volume = list(at(workload, "spec", "template", "spec", "volumes")).stream()
+                .map(v -> map(v, "volume")).filter(v -> volumeName.equals(v.get("name"))).findFirst().orElseThrow();
+        String configMapName = String.valueOf(at(volume, "configMap", "name"));
+        Map<String, Object> configMap = ofKind(objects, "ConfigMap").stream()
+                .filter(o -> configMapName.equals(at(o, "metadata", "name"))).findFirst().orElseThrow();
+        return String.valueOf(at(configMap, "data", Path.of(iniPath).getFileName().toString()));
+    }
+
+    // a fleet of peers: stable pod names give stable peer ids, the headless Service gives each pod a name
+    // for [peers], and the start script turns the ordinal into USHER_PEER_ID
+    @Test
+    void statefulSetOfPeers(@TempDir Path tmp) throws Exception {
+        List<Map<String, Object>> objects = render(K8S.resolve("statefulset"));
+        List<Map<String, Object>> sets = ofKind(objects, "StatefulSet");
+        assertThat(sets).hasSize(1);
+        Map<String, Object> sts = sets.get(0);
+        String name = String.valueOf(at(sts, "metadata", "name"));
+        int replicas = (Integer) at(sts, "spec", "replicas");
+        Map<String, Object> usher = usherContainers(sts).get(0);
+        checkProbes(usher);
+        Map<String, Object> labels = map(at(sts, "spec", "template", "metadata", "labels"), "pod labels");
+
+        // the headless Service named by serviceName selects the pods, and publishes them while not ready
+        String serviceName = String.valueOf(at(sts, "spec", "serviceName"));
+        Map<String, Object> headless = ofKind(objects, "Service").stream()
+                .filter(o -> serviceName.equals(at(o, "metadata", "name"))).findFirst().orElseThrow();
+        assertThat(at(headless, "spec", "clusterIP")).isEqualTo("None");
+        assertThat(at(headless, "spec", "publishNotReadyAddresses")).isEqualTo(true);
+        assertThat(labels).containsAllEntriesOf(map(at(headless, "spec", "selector"), "headless selector"));
+        assertThat(ofKind(objects, "Service")).as("a Service for the apps besides the headless one").hasSize(2);
+
+        // the start script: pod NAME-2 is peer 3; run it with the exec replaced by an echo
+        String script = String.valueOf(list(usher.get("args")).get(0));
+        assertThat(list(usher.get("command"))).containsExactly("/bin/sh", "-c");
+        Matcher exec = Pattern.compile("(?m)^exec (\\S+) (\\S+)$").matcher(script);
+        assertThat(exec.find()).as("the script execs usher with the config file: " + script).isTrue();
+        ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", script.replace(exec.group(), "echo \"$USHER_PEER_ID\""));
+        pb.environment().put("HOSTNAME", name + "-2");
+        Process run = pb.redirectErrorStream(true).start();
+        assertThat(new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim()).isEqualTo("3");
+        assertThat(run.waitFor(10, TimeUnit.SECONDS)).isTrue();
+
+        // the mounted pgbouncer.ini loads; [peers] names every pod through the headless Service, peer i+1 = pod i
+        String iniText = mountedIni(objects, sts, usher, exec.group(2));
+        Matcher authFile = Pattern.compile("(?m)^auth_file = (.+)$").matcher(iniText);
+        assertThat(authFile.find()).isTrue();
+        Path userlist = tmp.resolve("userlist.txt");
+        Files.writeString(userlist, "\"app\" \"x\"\n");
+        UsherConfig config = UsherConfig.parse(iniText.replace(authFile.group(1).trim(), userlist.toString()), tmp.resolve("pgbouncer.ini"));
+        int port = config.settings().getInt("listen_port");
+        assertThat(port).isEqualTo(containerPort(usher, "postgres"));
+        assertThat(config.settings().getInt("peer_id")).as("peer_id comes from the environment, not the file").isZero();
+        assertThat(config.peers().size()).as("a [peers] entry per replica").isGreaterThanOrEqualTo(replicas);
+        for (int i = 0; i < replicas; i++) {
+            io.usher.config.PeerConfig peer = config.peers().get(i + 1);
+            assertThat(peer).as("peer " + (i + 1)).isNotNull();
+            assertThat(peer.hosts()).containsExactly(name + "-" + i + "." + serviceName);
+            assertThat(peer.port()).isEqualTo(port);
+        }
+        Map<String, Object> pdb = ofKind(objects, "PodDisruptionBudget").get(0);
+        assertThat(labels).containsAllEntriesOf(map(at(pdb, "spec", "selector", "matchLabels"), "pdb selector"));
+    }
+
     @Test
     void dockerfile() throws Exception {
         String df = Files.readString(Path.of("Dockerfile"));

@@ -315,7 +315,7 @@ final class ShowCommands {
         r.row("users", usher.config().userList().size());
         r.row("peers", usher.config().peers().size());
         r.row("pools", usher.pools().pools().size());
-        r.row("peer_pools", 0);
+        r.row("peer_pools", usher.peers().pools().size());
         r.row("free_clients", 0);
         r.row("used_clients", usher.clients().size());
         r.row("login_clients", login);
@@ -362,17 +362,18 @@ final class ShowCommands {
     private void peers(ByteBuf out) {
         ResultSetWriter r = result(out, List.of("peer_id", "host", "port", "pool_size"), I, T, I, I);
         for (io.usher.config.PeerConfig p : usher.config().peers().values()) {
-            r.row(p.peerId(), String.join(",", p.hosts()), p.port(),
-                    p.poolSize() != null ? p.poolSize() : usher.config().settings().getInt("default_pool_size"));
+            r.row(p.peerId(), String.join(",", p.hosts()), p.port(), usher.peers().poolSize(p.peerId()));
         }
         r.finish();
     }
 
+    /** SHOW PEER_POOLS: PgBouncer 1.25's columns, for the peers a cancel request has been forwarded to. */
     private void peerPools(ByteBuf out) {
-        ResultSetWriter r = result(out, List.of("database", "cl_active_cancel_req", "cl_waiting_cancel_req",
-                "sv_active_cancel", "sv_login"), T, I, I, I, I);
-        for (io.usher.config.PeerConfig p : usher.config().peers().values()) {
-            r.row(String.valueOf(p.peerId()), 0, 0, 0, 0);
+        ResultSetWriter r = result(out, List.of("peer_id", "cl_active_cancel_req", "cl_waiting_cancel_req",
+                "sv_active_cancel", "sv_login"), I, I, I, I, I);
+        for (io.usher.peers.PeerPool p : usher.peers().pools()) {
+            io.usher.peers.PeerPool.Counts n = p.counts();
+            r.row(p.peerId(), n.activeRequests(), n.waitingRequests(), n.activeConnections(), n.loginConnections());
         }
         r.finish();
     }

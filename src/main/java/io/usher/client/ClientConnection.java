@@ -405,9 +405,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'N'}));
                 return;
             case CANCEL:
-                usher.cancel(p.cancelPid(), p.cancelKey());
                 phase = Phase.CLOSED;
-                channel.close();
+                if (!usher.cancel(p.cancelPid(), p.cancelKey(), channel)) {
+                    channel.close();
+                }
                 return;
             default:
                 onStartup(p.parameters());
@@ -513,6 +514,10 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             }
             admin = new AdminConsole(usher, role);
             startAuthentication();
+            return;
+        }
+        if (channel.hasAttr(Usher.ACCEPTED_WHILE_SHUTTING_DOWN)) {
+            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, "pooler is shutting down"));
             return;
         }
         if (usher.pools().isDisabled(database)) {

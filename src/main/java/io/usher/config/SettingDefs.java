@@ -64,7 +64,9 @@ public final class SettingDefs {
             // auth_type = hba
             "auth_hba_file",
             // users not in auth_file: looked up with auth_query as auth_user
-            "auth_user", "auth_query", "auth_dbname");
+            "auth_user", "auth_query", "auth_dbname",
+            // cancel keys carry it; cancel requests for other peers' keys go to [peers] (io.usher.peers)
+            "peer_id");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";

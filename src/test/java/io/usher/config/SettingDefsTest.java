@@ -88,7 +88,9 @@ class SettingDefsTest {
             // auth_type = hba
             "auth_hba_file",
             // users not in auth_file: looked up with auth_query as auth_user
-            "auth_user", "auth_query", "auth_dbname");
+            "auth_user", "auth_query", "auth_dbname",
+            // cancel keys and forwarding to [peers]
+            "peer_id");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(

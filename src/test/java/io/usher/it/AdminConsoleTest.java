@@ -41,18 +41,7 @@ class AdminConsoleTest {
     }
 
     private static List<Map<String, Object>> rows(Connection c, String sql) throws SQLException {
-        List<Map<String, Object>> out = new ArrayList<>();
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery(sql)) {
-            ResultSetMetaData md = rs.getMetaData();
-            while (rs.next()) {
-                Map<String, Object> row = new LinkedHashMap<>();
-                for (int i = 1; i <= md.getColumnCount(); i++) {
-                    row.put(md.getColumnName(i), rs.getObject(i));
-                }
-                out.add(row);
-            }
-        }
-        return out;
+        return AdminRows.rows(c, sql);
     }
 
     private static List<String> columns(Connection c, String sql) throws SQLException {
@@ -405,7 +394,7 @@ class AdminConsoleTest {
             assertThat(rows(admin, "SHOW SOCKETS")).anySatisfy(r -> assertThat(r).containsEntry("type", "S"))
                     .anySatisfy(r -> assertThat(r).containsEntry("type", "C"));
             assertThat(columns(admin, "SHOW PEERS")).containsExactly("peer_id", "host", "port", "pool_size");
-            assertThat(columns(admin, "SHOW PEER_POOLS")).containsExactly("database", "cl_active_cancel_req",
+            assertThat(columns(admin, "SHOW PEER_POOLS")).containsExactly("peer_id", "cl_active_cancel_req",
                     "cl_waiting_cancel_req", "sv_active_cancel", "sv_login");
             assertThat(columns(admin, "SHOW DNS_HOSTS")).containsExactly("hostname", "ttl", "addrs");
             assertThat(columns(admin, "SHOW DNS_ZONES")).containsExactly("zonename", "serial", "count");

@@ -42,6 +42,7 @@ public final class UsherInstance implements AutoCloseable {
         private final Map<String, String> databases = new LinkedHashMap<>();
         private final Map<String, String> users = new LinkedHashMap<>();
         private final Map<String, String> userlist = new LinkedHashMap<>();
+        private final Map<Integer, String> peers = new LinkedHashMap<>();
 
         Builder(PostgresCluster pg) {
             this.pg = pg;
@@ -77,6 +78,12 @@ public final class UsherInstance implements AutoCloseable {
             return this;
         }
 
+        /** A [peers] entry: {@code id = connectionString}. */
+        public Builder peer(int id, String connectionString) {
+            peers.put(id, connectionString);
+            return this;
+        }
+
         public Builder userlist(String user, String secret) {
             if (secret == null) {
                 userlist.remove(user);
@@ -99,6 +106,10 @@ public final class UsherInstance implements AutoCloseable {
                 databases.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
                 ini.append("\n[users]\n");
                 users.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
+                if (!peers.isEmpty()) {
+                    ini.append("\n[peers]\n");
+                    peers.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
+                }
                 ini.append("\n[pgbouncer]\n");
                 if (!settings.containsKey("listen_port")) {
                     ini.append("listen_port = ").append(port).append('\n');
@@ -139,6 +150,13 @@ public final class UsherInstance implements AutoCloseable {
     }
 
     public Connection connect(String user, String password, String database, Properties extra) throws SQLException {
+        Properties p = clientProperties(user, password);
+        p.putAll(extra);
+        return DriverManager.getConnection(jdbcUrl(database), p);
+    }
+
+    /** pgjdbc's properties for a test client: no TLS, bounded connect and reads, no setup query. */
+    public static Properties clientProperties(String user, String password) {
         Properties p = new Properties();
         p.setProperty("user", user);
         if (password != null) {
@@ -149,8 +167,7 @@ public final class UsherInstance implements AutoCloseable {
         p.setProperty("socketTimeout", "60");
         // no setup query after login: in session mode with a full pool it would wait for a server
         p.setProperty("assumeMinServerVersion", "12");
-        p.putAll(extra);
-        return DriverManager.getConnection(jdbcUrl(database), p);
+        return p;
     }
 
     @Override
