@@ -42,6 +42,20 @@ class TimeoutsTest {
         return UsherInstance.builder(pg).set("auth_type", "trust");
     }
 
+    /** SHOW DATABASES: name -> database (the name on the server). */
+    private static java.util.Map<String, String> consoleDatabases(UsherInstance u) throws Exception {
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("preferQueryMode", "simple");
+        java.util.Map<String, String> names = new java.util.HashMap<>();
+        try (Connection c = u.connect(TRUST, "", "pgbouncer", p);
+             java.sql.ResultSet rs = c.createStatement().executeQuery("SHOW DATABASES")) {
+            while (rs.next()) {
+                names.put(rs.getString("name"), rs.getString("database"));
+            }
+        }
+        return names;
+    }
+
     private static WireClient login(UsherInstance u, String database) throws IOException {
         WireClient c = new WireClient(u.port());
         c.loginTrust(TRUST, database);
@@ -348,14 +362,17 @@ class TimeoutsTest {
     @Test
     void autodbIdleTimeoutDropsUnusedAutoDatabases() throws Exception {
         try (UsherInstance u = trust().database("*", "host=127.0.0.1 port=" + pg.port())
-                .set("autodb_idle_timeout", 1).set("server_idle_timeout", 0.5).start()) {
+                .set("autodb_idle_timeout", 1).set("server_idle_timeout", 0.5).set("admin_users", TRUST).start()) {
             try (WireClient c = login(u, "postgres"); WireClient d = login(u, APPDB)) {
                 query(c, "SELECT 1");
                 query(d, "SELECT 1");
                 Thread.sleep(2000); // a client connected keeps the auto-database
                 assertThat(u.usher().pools().poolsOf("postgres")).hasSize(1);
+                // SHOW DATABASES lists it while it exists, as PgBouncer does
+                assertThat(consoleDatabases(u)).containsEntry("postgres", "postgres").containsKey("*");
             }
             await().atMost(Duration.ofSeconds(6)).until(() -> u.usher().pools().poolsOf("postgres").isEmpty());
+            assertThat(consoleDatabases(u)).doesNotContainKey("postgres");
             assertThat(u.usher().stats().all()).noneMatch(s -> s.database().equals("postgres"));
             assertThat(u.usher().pools().poolsOf(APPDB)).hasSize(1);
             try (WireClient again = login(u, "postgres")) {
