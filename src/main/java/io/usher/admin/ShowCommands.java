@@ -152,6 +152,9 @@ final class ShowCommands {
                 "current_client_connections"), T, I, I, T, I, I, I, I);
         java.util.Set<String> names = new java.util.TreeSet<>(usher.config().userList().entries().keySet());
         names.addAll(usher.config().users().keySet());
+        for (Pool p : usher.pools().pools()) {
+            names.add(p.key().user()); // users known from auth_query or forced by a database entry, as PgBouncer
+        }
         for (String name : names) {
             UserConfig u = usher.config().users().get(name);
             r.row(name, u == null ? null : u.poolSize(), u == null ? null : u.reservePoolSize(),

@@ -97,7 +97,7 @@ class AuthQueryTest {
     @Test
     void md5AndScramUsersFromPgAuthidAsSuperuser() throws Exception {
         for (String authType : new String[] {"md5", "scram-sha-256"}) {
-            try (UsherInstance u = superuserLookup(authType).start()) {
+            try (UsherInstance u = superuserLookup(authType).set("admin_users", pg.superuser()).start()) {
                 if (authType.equals("md5")) {
                     try (Connection c = u.connect(MD5, "appdb")) {
                         assertThat(whoami(c)).isEqualTo("u_md5@appdb");
@@ -110,6 +110,17 @@ class AuthQueryTest {
                 try (Connection c = u.connect(SCRAM, "otherdb")) {
                     assertThat(whoami(c)).isEqualTo("u_scram@otherdb");
                 }
+                // users learnt through auth_query are listed by SHOW USERS, as PgBouncer lists them
+                Properties simple = new Properties();
+                simple.setProperty("preferQueryMode", "simple");
+                java.util.List<String> users = new java.util.ArrayList<>();
+                try (Connection c = u.connect(pg.superuser(), pg.superuserPassword(), "pgbouncer", simple);
+                     ResultSet rs = c.createStatement().executeQuery("SHOW USERS")) {
+                    while (rs.next()) {
+                        users.add(rs.getString("name"));
+                    }
+                }
+                assertThat(users).contains(SCRAM);
             }
         }
     }
