@@ -14,8 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 
 import static io.usher.it.Sql.one;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -96,21 +93,13 @@ class SeedConfigsTest {
         assertConfigCheck(env, null, List.of("pool_mode = transaction +; env POOL_MODE",
                 "listen_port = " + port + " +; env LISTEN_PORT"));
         try (UsherProcess usher = UsherProcess.start(dir, env)) {
-            awaitServing(usher, port, "user", "password", "dbname");
+            EnvConfigCliTest.awaitServing(usher, port, "user", "password", "dbname");
             assertThat(psql(Map.of(), appUrl, "SELECT current_user || '@' || current_database()").output())
                     .contains("user@dbname");
 
-            Path python = ExternalTools.pythonWith("sqlalchemy").orElse(null);
-            if (python == null || ExternalTools.pythonWith("psycopg2").isEmpty()) {
-                System.out.println("seed 000: SQLAlchemy or psycopg2 not installed (Debian: python3-sqlalchemy, "
-                        + "python3-psycopg2): only psql and pgjdbc ran");
-            } else {
-                runOk(List.of(python.toString(), DRIVERS.resolve("seed_sqlalchemy.py").toString(), appUrl, "fly"),
-                        "QueuePool sqlalchemy ok");
-                // the seed turns pool_pre_ping off as "incompatible with transaction pooling"; with Usher it works
-                runOk(List.of(python.toString(), DRIVERS.resolve("seed_sqlalchemy.py").toString(), appUrl, "fly-preping"),
-                        "QueuePool sqlalchemy ok");
-            }
+            runSqlAlchemy("seed 000", appUrl, "fly", "QueuePool sqlalchemy ok");
+            // the seed turns pool_pre_ping off as "incompatible with transaction pooling"; with Usher it works
+            runSqlAlchemy("seed 000", appUrl, "fly-preping", "QueuePool sqlalchemy ok");
             // transaction pooling: the app's connections share a pool no larger than the default (20)
             assertThat(pg.backendCount("user", "dbname")).isBetween(1, 20);
         }
@@ -121,14 +110,12 @@ class SeedConfigsTest {
     @Test
     void seed001StandalonePgBouncerIni() throws Exception {
         int port = LoopbackPorts.pickFree();
-        Path userlist = writeUserlist("001-userlist.txt", "md5<hashed_password>", Md5Password.encrypt("postgres", superPw));
+        writeUserlist("001-userlist.txt", "md5<hashed_password>", Md5Password.encrypt("postgres", superPw));
         Path ini = iniFile("001-flyio-horizontal-scaling.ini", Map.of(
                 "host=your-postgres-host.com port=5432", "host=127.0.0.1 port=" + pg.port(),
-                "listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1",
-                "listen_port = 5432", "listen_port = " + port,
-                "/etc/pgbouncer/userlist.txt", userlist.toString()));
+                "listen_port = 5432", "listen_port = " + port));
         try (UsherProcess usher = UsherProcess.start(dir, Map.of(), ini.toString())) {
-            awaitServing(usher, port, "postgres", superPw, "viral_engine");
+            EnvConfigCliTest.awaitServing(usher, port, "postgres", superPw, "viral_engine");
             // the seed's connection test: psql postgres://postgres:pass@pgbouncer.internal:5432/viral_engine
             assertThat(psql(Map.of(), "postgres://postgres:" + superPw + "@127.0.0.1:" + port + "/viral_engine",
                     "SELECT current_database()").output()).contains("viral_engine");
@@ -164,28 +151,19 @@ class SeedConfigsTest {
     @Test
     void seed002SelfHostedIniWithServerlessClients() throws Exception {
         int port = LoopbackPorts.pickFree();
-        Path userlist = writeUserlist("002-userlist.txt", "md5<hashed_password>", Md5Password.encrypt("your_user", "seed002_pw"));
+        writeUserlist("002-userlist.txt", "md5<hashed_password>", Md5Password.encrypt("your_user", "seed002_pw"));
         Path ini = iniFile("002-modal-serverless.ini", Map.of(
                 "host=your-postgres-host port=5432", "host=127.0.0.1 port=" + pg.port(),
-                "listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1",
-                "listen_port = 6432", "listen_port = " + port,
-                "/etc/pgbouncer/userlist.txt", userlist.toString()));
+                "listen_port = 6432", "listen_port = " + port));
         String appUrl = "postgresql://your_user:seed002_pw@127.0.0.1:" + port + "/qbo_mirror";
         try (UsherProcess usher = UsherProcess.start(dir, Map.of(), ini.toString())) {
-            awaitServing(usher, port, "your_user", "seed002_pw", "qbo_mirror");
+            EnvConfigCliTest.awaitServing(usher, port, "your_user", "seed002_pw", "qbo_mirror");
             assertThat(psql(Map.of(), appUrl, "SELECT current_user").output()).contains("your_user");
 
-            Path python = ExternalTools.pythonWith("sqlalchemy").orElse(null);
-            if (python == null || ExternalTools.pythonWith("psycopg2").isEmpty()) {
-                System.out.println("seed 002: SQLAlchemy or psycopg2 not installed (Debian: python3-sqlalchemy, "
-                        + "python3-psycopg2): NullPool churn done with pgjdbc only");
-            } else {
-                // NullPool, as the seed asserts: every use is a new connection (200 logins here)
-                runOk(List.of(python.toString(), DRIVERS.resolve("seed_sqlalchemy.py").toString(), appUrl, "nullpool"),
-                        "NullPool sqlalchemy ok");
-            }
+            // NullPool, as the seed asserts: every use is a new connection (200 logins here)
+            runSqlAlchemy("seed 002", appUrl, "nullpool", "NullPool sqlalchemy ok");
             for (int i = 0; i < 30; i++) {
-                try (Connection c = connect(port, "your_user", "seed002_pw", "qbo_mirror", Map.of())) {
+                try (Connection c = EnvConfigCliTest.connect(port, "your_user", "seed002_pw", "qbo_mirror")) {
                     assertThat(one(c, "SELECT 1")).isEqualTo("1");
                 }
             }
@@ -227,8 +205,8 @@ class SeedConfigsTest {
                 "max_user_connections = 10000 +; env MAX_USER_CONNECTIONS", "auth_type = md5",
                 "ignore_startup_parameters = extra_float_digits"));
         try (UsherProcess usher = UsherProcess.start(dir, env)) {
-            awaitServing(usher, port, "user", "password", "hospitality_platform");
-            try (Connection c = connect(port, "user", "password", "hospitality_platform", Map.of())) {
+            EnvConfigCliTest.awaitServing(usher, port, "user", "password", "hospitality_platform");
+            try (Connection c = EnvConfigCliTest.connect(port, "user", "password", "hospitality_platform")) {
                 assertThat(one(c, "SELECT current_user || '@' || current_database()")).isEqualTo("user@hospitality_platform");
             }
             assertThat(psql(Map.of("PGPASSWORD", "password"), "-h", "127.0.0.1", "-p", String.valueOf(port), "-U", "user",
@@ -246,21 +224,19 @@ class SeedConfigsTest {
     void seed003PgBouncerIni() throws Exception {
         int port = LoopbackPorts.pickFree();
         // the seed's hash recipe: md5 of password + user name, "md5" in front
-        Path userlist = writeUserlist("003-userlist.txt", "md5xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        writeUserlist("003-userlist.txt", "md5xxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
                 Md5Password.encrypt("hospitality_user", "your-password-here"));
         Path ini = iniFile("003-docker-compose.ini", Map.of(
                 "host=localhost port=5432", "host=localhost port=" + pg.port(),
-                "listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1",
-                "listen_port = 6432", "listen_port = " + port,
-                "/etc/pgbouncer/userlist.txt", userlist.toString()));
+                "listen_port = 6432", "listen_port = " + port));
         try (UsherProcess usher = UsherProcess.start(dir, Map.of(), ini.toString())) {
-            awaitServing(usher, port, "hospitality_user", "your-password-here", "hospitality_platform");
+            EnvConfigCliTest.awaitServing(usher, port, "hospitality_user", "your-password-here", "hospitality_platform");
             // the seed's verification: psql -h localhost -p 6432 -U hospitality_user -d hospitality_platform -c "SELECT 1;"
             assertThat(psql(Map.of("PGPASSWORD", "your-password-here"), "-h", "localhost", "-p", String.valueOf(port),
                     "-U", "hospitality_user", "-d", "hospitality_platform", "-c", "SELECT 1;").output()).contains("1");
             // ignore_startup_parameters = extra_float_digits: pgjdbc sends extra_float_digits=3 at login, which is
             // accepted and not passed on (the server keeps its default, 1), as PgBouncer does
-            try (Connection c = connect(port, "hospitality_user", "your-password-here", "hospitality_platform", Map.of())) {
+            try (Connection c = EnvConfigCliTest.connect(port, "hospitality_user", "your-password-here", "hospitality_platform")) {
                 assertThat(one(c, "SHOW extra_float_digits")).isEqualTo("1");
             }
             // the Encore service's getDatabaseConfig() with USE_PGBOUNCER=true, PGBOUNCER_HOST/PORT, DB_* values
@@ -294,15 +270,13 @@ class SeedConfigsTest {
         String hash = Md5Password.encrypt("dbuser", "yourpassword");
         // the seed's recipe: echo -n "yourpassworddbuser" | md5sum | awk '{print "md5"$1}'
         assertThat(hash).isEqualTo("md5" + md5Hex("yourpassworddbuser"));
-        Path userlist = writeUserlist("004-userlist.txt", "md5<generated-hash>", hash);
+        writeUserlist("004-userlist.txt", "md5<generated-hash>", hash);
         Path ini = iniFile("004-bisman-erp.ini", Map.of(
                 "host=your-rds-instance.region.rds.amazonaws.com port=5432", "host=127.0.0.1 port=" + pg.port(),
                 "user=${PGUSER} password=${PGPASSWORD}", "user=dbuser password=yourpassword",
-                "listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1",
-                "listen_port = 6432", "listen_port = " + port,
-                "/etc/pgbouncer/userlist.txt", userlist.toString()));
+                "listen_port = 6432", "listen_port = " + port));
         try (UsherProcess usher = UsherProcess.start(dir, Map.of(), ini.toString())) {
-            awaitServing(usher, port, "dbuser", "yourpassword", "bisman_prod");
+            EnvConfigCliTest.awaitServing(usher, port, "dbuser", "yourpassword", "bisman_prod");
             // the compose health check / Kubernetes liveness probe: pg_isready -h localhost -p 6432
             Optional<Path> isready = PostgresCluster.findClientTool("pg_isready");
             if (isready.isPresent()) {
@@ -360,9 +334,16 @@ class SeedConfigsTest {
         return text;
     }
 
+    /**
+     * The seed's ini with {@code replacements}, and in all of them: listen_addr 0.0.0.0 becomes 127.0.0.1, the
+     * auth_file /etc/pgbouncer/userlist.txt the one {@link #writeUserlist} wrote.
+     */
     private Path iniFile(String name, Map<String, String> replacements) throws Exception {
         Path ini = dir.resolve("pgbouncer.ini");
-        Files.writeString(ini, adapt(resource(name), replacements));
+        Map<String, String> all = new LinkedHashMap<>(replacements);
+        all.put("listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1");
+        all.put("/etc/pgbouncer/userlist.txt", dir.resolve("userlist.txt").toString());
+        Files.writeString(ini, adapt(resource(name), all));
         // the file as bin/usher would read it loads without a complaint
         UsherProcess.Run check = UsherProcess.run(dir, Map.of(), "config", "check", ini.toString());
         assertThat(check.exitCode()).as(check.toString()).isZero();
@@ -370,10 +351,8 @@ class SeedConfigsTest {
         return ini;
     }
 
-    private Path writeUserlist(String name, String placeholder, String secret) throws IOException {
-        Path ul = dir.resolve("userlist.txt");
-        Files.writeString(ul, adapt(resource(name), Map.of(placeholder, secret)));
-        return ul;
+    private void writeUserlist(String name, String placeholder, String secret) throws IOException {
+        Files.writeString(dir.resolve("userlist.txt"), adapt(resource(name), Map.of(placeholder, secret)));
     }
 
     /** A seed's KEY=VALUE lines (comments skipped), adapted. */
@@ -396,28 +375,6 @@ class SeedConfigsTest {
         for (String p : patterns) {
             assertThat(r.stdout()).containsPattern(p);
         }
-    }
-
-    private static Connection connect(int port, String user, String password, String database, Map<String, String> extra)
-            throws SQLException {
-        Properties p = new Properties();
-        p.setProperty("user", user);
-        p.setProperty("password", password);
-        p.setProperty("sslmode", "disable");
-        p.setProperty("connectTimeout", "5");
-        p.setProperty("socketTimeout", "30");
-        p.putAll(extra);
-        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, p);
-    }
-
-    private static void awaitServing(UsherProcess usher, int port, String user, String password, String db) {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
-                .failFast("usher exited before serving", () -> !usher.process.isAlive())
-                .until(() -> {
-                    try (Connection c = connect(port, user, password, db, Map.of())) {
-                        return true;
-                    }
-                });
     }
 
     private static Path psqlPath() {
@@ -496,6 +453,17 @@ class SeedConfigsTest {
         System.out.println(String.join(" ", command.subList(0, 2)) + ":\n" + r.output());
         assertThat(r.exitCode()).as(r.output()).isZero();
         assertThat(r.output()).contains(expected);
+    }
+
+    /** src/test/drivers/seed_sqlalchemy.py in {@code mode}; says so and returns if SQLAlchemy or psycopg2 is missing. */
+    private static void runSqlAlchemy(String seed, String url, String mode, String expected) throws Exception {
+        Path python = ExternalTools.pythonWith("sqlalchemy").orElse(null);
+        if (python == null || ExternalTools.pythonWith("psycopg2").isEmpty()) {
+            System.out.println(seed + ": SQLAlchemy or psycopg2 not installed (Debian: python3-sqlalchemy, "
+                    + "python3-psycopg2): its SQLAlchemy part skipped, psql and pgjdbc ran");
+            return;
+        }
+        runOk(List.of(python.toString(), DRIVERS.resolve("seed_sqlalchemy.py").toString(), url, mode), expected);
     }
 
     private static void runNode(String poolConfigJson) throws Exception {
