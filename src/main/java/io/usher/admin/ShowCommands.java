@@ -102,23 +102,7 @@ final class ShowCommands {
                 "min_pool_size", "reserve_pool_size", "server_lifetime", "pool_mode", "load_balance_hosts",
                 "max_connections", "current_connections", "max_client_connections", "current_client_connections",
                 "paused", "disabled", "reserve_pool"), T, T, I, T, T, I, I, I, I, T, T, I, I, I, I, I, I, I);
-        // as PgBouncer: the "*" entry is no database of its own; each database a client made from it is one
-        List<DatabaseConfig> dbs = new java.util.ArrayList<>();
-        for (DatabaseConfig db : usher.config().databases().values()) {
-            if (!db.isFallback()) {
-                dbs.add(db);
-            }
-        }
-        java.util.Set<String> autodbs = new java.util.TreeSet<>();
-        for (Pool p : usher.pools().pools()) {
-            if (!usher.config().databases().containsKey(p.key().database())) {
-                autodbs.add(p.key().database());
-            }
-        }
-        for (String name : autodbs) {
-            usher.config().database(name).ifPresent(dbs::add);
-        }
-        for (DatabaseConfig db : dbs) {
+        for (DatabaseConfig db : usher.listedDatabases()) {
             PoolSettings ps = PoolSettings.resolve(g, db, null);
             r.row(db.name(), db.hosts().isEmpty() ? null : String.join(",", db.hosts()), db.port(),
                     db.dbname() != null ? db.dbname() : db.name(), db.user(), ps.poolSize(), ps.minPoolSize(),
