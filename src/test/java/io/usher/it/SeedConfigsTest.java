@@ -284,6 +284,8 @@ class SeedConfigsTest {
                         String.valueOf(port)), null, Map.of(), 30);
                 assertThat(r.exitCode()).as(r.output()).isZero();
                 assertThat(r.output()).contains("accepting connections");
+            } else {
+                System.out.println("seed 004: pg_isready not installed (Debian: postgresql-client): probe not run");
             }
             // the app's DATABASE_URL after the switch, with ?pgbouncer=true (and connection_limit, Prisma's)
             String url = "postgresql://dbuser:yourpassword@127.0.0.1:" + port + "/bisman_prod?pgbouncer=true";
