@@ -308,6 +308,31 @@ public final class Usher implements AutoCloseable {
 
     public UsherConfig config() { return config; }
     public PoolManager pools() { return pools; }
+
+    /**
+     * The databases as PgBouncer lists them (SHOW DATABASES, the per-database metrics): the [databases]
+     * entries but {@code "*"}, which is no database of its own, then each database clients made from
+     * it, by name.
+     */
+    public java.util.List<DatabaseConfig> listedDatabases() {
+        UsherConfig c = config;
+        java.util.List<DatabaseConfig> dbs = new java.util.ArrayList<>();
+        for (DatabaseConfig db : c.databases().values()) {
+            if (!db.isFallback()) {
+                dbs.add(db);
+            }
+        }
+        java.util.Set<String> made = new java.util.TreeSet<>();
+        for (io.usher.pool.Pool p : pools.pools()) {
+            if (!c.databases().containsKey(p.key().database())) {
+                made.add(p.key().database());
+            }
+        }
+        for (String name : made) {
+            c.database(name).ifPresent(dbs::add);
+        }
+        return dbs;
+    }
     public StatsRegistry stats() { return stats; }
     /** Statements clients prepared (max_prepared_statements), shared by name on the servers. */
     public io.usher.prepared.StatementRegistry statementRegistry() { return statementRegistry; }

@@ -102,18 +102,7 @@ final class ShowCommands {
                 "min_pool_size", "reserve_pool_size", "server_lifetime", "pool_mode", "load_balance_hosts",
                 "max_connections", "current_connections", "max_client_connections", "current_client_connections",
                 "paused", "disabled", "reserve_pool"), T, T, I, T, T, I, I, I, I, T, T, I, I, I, I, I, I, I);
-        List<DatabaseConfig> listed = new java.util.ArrayList<>(usher.config().databases().values());
-        // databases made from the "*" entry while clients use them (PgBouncer lists them too)
-        java.util.Set<String> made = new java.util.TreeSet<>();
-        for (Pool p : usher.pools().pools()) {
-            if (!usher.config().databases().containsKey(p.key().database())) {
-                made.add(p.key().database());
-            }
-        }
-        for (String name : made) {
-            usher.config().database(name).ifPresent(listed::add);
-        }
-        for (DatabaseConfig db : listed) {
+        for (DatabaseConfig db : usher.listedDatabases()) {
             PoolSettings ps = PoolSettings.resolve(g, db, null);
             r.row(db.name(), db.hosts().isEmpty() ? null : String.join(",", db.hosts()), db.port(),
                     db.dbname() != null ? db.dbname() : db.name(), db.user(), ps.poolSize(), ps.minPoolSize(),

@@ -81,15 +81,12 @@ public final class UsherMetrics {
                 }).register(registry);
     }
 
-    /** One series per [databases] entry, labelled as pgbouncer_exporter labels SHOW DATABASES rows. */
+    /** One series per SHOW DATABASES row but the console's, labelled as pgbouncer_exporter labels them. */
     private void databaseGauge(String name, String help, ToDoubleFunction<DatabaseConfig> value) {
         GaugeWithCallback.builder().name(name).help(help)
                 .labelNames("name", "host", "port", "database", "force_user", "pool_mode")
                 .callback(cb -> {
-                    for (DatabaseConfig db : usher.config().databases().values()) {
-                        if (db.isFallback()) {
-                            continue;
-                        }
+                    for (DatabaseConfig db : usher.listedDatabases()) {
                         cb.call(value.applyAsDouble(db), db.name(), String.join(",", db.hosts()),
                                 String.valueOf(db.port()), db.dbname() != null ? db.dbname() : db.name(),
                                 db.user() == null ? "" : db.user(),

@@ -34,7 +34,7 @@ class EnvConfigCliTest {
     @TempDir
     Path dir;
 
-    private static Connection connect(int port, String user, String password, String database) throws Exception {
+    static Connection connect(int port, String user, String password, String database) throws Exception {
         Properties p = new Properties();
         p.setProperty("user", user);
         p.setProperty("password", password);
@@ -44,8 +44,8 @@ class EnvConfigCliTest {
         return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, p);
     }
 
-    private static void awaitServing(UsherProcess usher, int port, String user, String password, String db) {
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+    static void awaitServing(UsherProcess usher, int port, String user, String password, String db) {
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
                 .failFast("usher exited before serving", () -> !usher.process.isAlive())
                 .until(() -> {
                     try (Connection c = connect(port, user, password, db)) {

@@ -109,6 +109,11 @@ public final class PostgresCluster implements AutoCloseable {
         return startNew("127.0.0.1", 0, new Extras(settings, hbaFirst, files));
     }
 
+    /** A new private cluster on 127.0.0.1 with {@code extras}. Caller closes it. */
+    public static PostgresCluster startNew(Extras extras) {
+        return startNew("127.0.0.1", 0, extras);
+    }
+
     private static PostgresCluster startNew(String address, int port, Extras extras) {
         PostgresCluster cluster = new PostgresCluster(PgBinaries.serverBinDir(), ServerAccount.detect(), address, port);
         try {
