@@ -23,7 +23,8 @@ import java.util.Set;
  * <p>PgBouncer 1.18 knows no key that 1.25 lacks, so 1.18 configs need no extra entries. Two keys
  * are accepted beyond what a Linux PgBouncer 1.25 build knows, because its documentation lists them:
  * {@code service_name} (Windows-only in PgBouncer, an alias of {@code job_name}) and
- * {@code login_notify_message}.
+ * {@code login_notify_message}. One key is Usher's own, {@code server_role_check_period} (rechecks of
+ * the {@code [databases]} key {@code target_session_attrs}); PgBouncer configs never set it.
  */
 public final class SettingDefs {
     /** Accepted values of the ENUM keys other than auth_type and pool_mode. */
@@ -64,7 +65,9 @@ public final class SettingDefs {
             // auth_type = hba
             "auth_hba_file",
             // users not in auth_file: looked up with auth_query as auth_user
-            "auth_user", "auth_query", "auth_dbname");
+            "auth_user", "auth_query", "auth_dbname",
+            // Usher's own: rechecks of target_session_attrs ([databases]); PgBouncer has neither
+            "server_role_check_period");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";
@@ -176,6 +179,8 @@ public final class SettingDefs {
         add(m, "server_login_retry", TIME, "15", true);
         add(m, "server_reset_query", STRING, "DISCARD ALL", true);
         add(m, "server_reset_query_always", BOOL, "0", true);
+        // Usher's own (target_session_attrs rechecks); a PgBouncer config never sets it.
+        add(m, "server_role_check_period", TIME, "5", true);
         add(m, "server_round_robin", BOOL, "0", true);
         add(m, "server_tls13_ciphers", STRING, "", true);
         add(m, "server_tls_ca_file", STRING, "", true);
