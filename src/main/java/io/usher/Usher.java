@@ -84,6 +84,10 @@ public final class Usher implements AutoCloseable {
     private ScheduledFuture<?> janitor;
     private ScheduledFuture<?> statsTask;
     private Path socketFile;
+    /** Waits for a successor (usher -R); null when not listening for one. */
+    private volatile io.usher.takeover.TakeoverServer takeoverServer;
+    /** The listening sockets went to a successor: never close them here (the successor's now). */
+    private volatile boolean handedOver;
 
     private Usher(UsherConfig config, int threads) {
         this.config = config;
@@ -94,6 +98,15 @@ public final class Usher implements AutoCloseable {
 
     /** Validates what the config asks for, binds the listeners and starts serving. */
     public static Usher start(UsherConfig config) throws IOException {
+        return start(config, null);
+    }
+
+    /**
+     * As {@link #start(UsherConfig)}; with {@code inherited} (usher -R), serves on the listening
+     * sockets a running Usher handed over instead of binding new ones.
+     */
+    public static Usher start(UsherConfig config, List<io.usher.takeover.TakeoverClient.Inherited> inherited)
+            throws IOException {
         Settings s = config.settings();
         if (!SUPPORTED_AUTH.contains(s.authType())) {
             throw new IOException("auth_type = " + s.authType().configName() + " is not supported yet");
@@ -119,7 +132,11 @@ public final class Usher implements AutoCloseable {
         u.clientTls = tls;
         u.hba = hba;
         try {
-            u.bind();
+            if (inherited != null) {
+                u.adopt(inherited);
+            } else {
+                u.bind();
+            }
         } catch (IOException | RuntimeException e) {
             u.close();
             throw e;
@@ -237,21 +254,8 @@ public final class Usher implements AutoCloseable {
     private void listen(SocketAddress address) throws IOException {
         boolean unix = address instanceof DomainSocketAddress;
         Settings s = config.settings();
-        ServerBootstrap b = new ServerBootstrap()
-                .group(transport.workers())
-                .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, s.getInt("listen_backlog"))
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        if (!unix) {
-                            // the settings of the moment, so RELOAD and SET apply to new clients
-                            SocketOptions.from(config.settings()).applyTo(ch);
-                        }
-                        ch.pipeline().addLast(new ClientConnection(Usher.this));
-                    }
-                });
+        ServerBootstrap b = serverBootstrap(unix)
+                .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel());
         if (!unix && s.getBool("so_reuseport") && Transport.isEpoll()) {
             // several Usher processes may share the port; the kernel spreads connections over them
             b.option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true);
@@ -266,6 +270,49 @@ public final class Usher implements AutoCloseable {
         } catch (Exception e) {
             throw new IOException("could not listen on " + address + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * usher -R: serves on the listening sockets a running Usher handed over (already bound and
+     * listening: nothing is bound here, so no connection queued on them is lost). The Unix socket's
+     * file is the one unix_socket_dir names, as the old process had it.
+     */
+    private void adopt(List<io.usher.takeover.TakeoverClient.Inherited> sockets) throws IOException {
+        for (io.usher.takeover.TakeoverClient.Inherited socket : sockets) {
+            boolean unix = socket.kind() == io.usher.takeover.TakeoverProtocol.Kind.UNIX;
+            ServerBootstrap b = serverBootstrap(unix).channelFactory(() -> unix
+                    ? new io.netty.channel.epoll.EpollServerDomainSocketChannel(socket.fd(), true) // listening already
+                    : new io.netty.channel.epoll.EpollServerSocketChannel(socket.fd()));
+            try {
+                Channel ch = b.register().syncUninterruptibly().channel();
+                listeners.add(ch);
+                log.info("listening on {} (taken over)", unix ? "the Unix socket, fd " + socket.fd() : ch.localAddress());
+            } catch (Exception e) {
+                throw new IOException("could not serve on a taken-over socket: " + e.getMessage(), e);
+            }
+        }
+        String dir = config.settings().getString("unix_socket_dir");
+        if (!dir.isEmpty() && sockets.stream().anyMatch(k -> k.kind() == io.usher.takeover.TakeoverProtocol.Kind.UNIX)) {
+            socketFile = Path.of(dir, ".s.PGSQL." + config.settings().getInt("listen_port"));
+        }
+    }
+
+    private ServerBootstrap serverBootstrap(boolean unix) {
+        Settings s = config.settings();
+        return new ServerBootstrap()
+                .group(transport.workers())
+                .option(ChannelOption.SO_BACKLOG, s.getInt("listen_backlog"))
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        if (!unix) {
+                            // the settings of the moment, so RELOAD and SET apply to new clients
+                            SocketOptions.from(config.settings()).applyTo(ch);
+                        }
+                        ch.pipeline().addLast(new ClientConnection(Usher.this));
+                    }
+                });
     }
 
     // ---- what clients use ----
@@ -551,7 +598,7 @@ public final class Usher implements AutoCloseable {
         }
         boolean first = shutdownMode == null;
         shutdownMode = mode;
-        if (first) {
+        if (first && !handedOver) {
             List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Channel ch : listeners) {
                 closing.add(ch.close());
@@ -646,9 +693,66 @@ public final class Usher implements AutoCloseable {
         return null;
     }
 
+    /**
+     * Waits for a successor on the control socket of {@link io.usher.takeover.TakeoverProtocol#controlSocket}
+     * (usher -R; Linux epoll only). Called once Usher serves; a no-op without a place for the socket.
+     */
+    public void listenForTakeover() throws IOException {
+        java.nio.file.Path path;
+        try {
+            path = io.usher.takeover.TakeoverProtocol.controlSocket(config.settings());
+        } catch (IllegalArgumentException tooLong) {
+            log.warn("{}: usher -R cannot take over", tooLong.getMessage());
+            return;
+        }
+        if (path == null || !Transport.isEpoll()) {
+            log.info("no takeover socket (needs unix_socket_dir or pidfile, and Linux epoll): usher -R cannot take over");
+            return;
+        }
+        takeoverServer = io.usher.takeover.TakeoverServer.listen(path, transport.workers(),
+                new io.usher.takeover.TakeoverServer.Handover() {
+                    @Override
+                    public List<Channel> listeners() {
+                        return List.copyOf(listeners);
+                    }
+
+                    @Override
+                    public List<io.usher.takeover.TakeoverProtocol.Kind> kinds() {
+                        return listeners.stream().map(ch -> ch instanceof io.netty.channel.unix.ServerDomainSocketChannel
+                                ? io.usher.takeover.TakeoverProtocol.Kind.UNIX : io.usher.takeover.TakeoverProtocol.Kind.TCP)
+                                .toList();
+                    }
+
+                    @Override
+                    public void handedOver() {
+                        handOver();
+                    }
+                });
+    }
+
+    /**
+     * The successor accepts on our listening sockets: stop accepting by taking them off our event
+     * loops. They are not closed: closing the Unix one would delete its file, and connections queued
+     * in the kernel stay for the successor either way. Then drain as SIGTERM does.
+     */
+    private void handOver() {
+        handedOver = true;
+        for (Channel ch : listeners) {
+            ch.deregister();
+        }
+        takeoverServer.close();
+        log.info("taken over by a new process: not accepting any more, serving the clients connected here until they leave");
+        shutdown(ShutdownMode.WAIT_FOR_CLIENTS);
+    }
+
+    /** Whether the listening sockets went to a successor (usher -R). */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
     /** Whether any client listener is still open (false once a shutdown has closed them). */
     public boolean accepting() {
-        return listeners.stream().anyMatch(Channel::isOpen);
+        return !handedOver && listeners.stream().anyMatch(Channel::isOpen);
     }
 
     /** The first TCP port listened on (tests use port 0 in the config). */
@@ -669,8 +773,13 @@ public final class Usher implements AutoCloseable {
         if (statsTask != null) {
             statsTask.cancel(false);
         }
-        for (Channel ch : listeners) {
-            ch.close().syncUninterruptibly();
+        if (!handedOver) {
+            for (Channel ch : listeners) {
+                ch.close().syncUninterruptibly();
+            }
+        }
+        if (takeoverServer != null) {
+            takeoverServer.close();
         }
         for (Channel ch : httpListeners) {
             ch.close().syncUninterruptibly();
@@ -687,7 +796,7 @@ public final class Usher implements AutoCloseable {
         }
         pools.close();
         transport.shutdown(); // closes every remaining client and server connection
-        if (socketFile != null) {
+        if (socketFile != null && !handedOver) {
             new File(socketFile.toString()).delete();
         }
     }
