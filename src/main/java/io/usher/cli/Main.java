@@ -236,7 +236,12 @@ public final class Main implements Callable<Integer> {
             throw new IOException("-R needs the native epoll transport (Linux)");
         }
         log.info("takeover: asking the running Usher at {}", control);
-        return io.usher.takeover.TakeoverClient.fetch(control, java.time.Duration.ofSeconds(30));
+        io.usher.takeover.TakeoverClient predecessor = io.usher.takeover.TakeoverClient.fetch(control,
+                java.time.Duration.ofSeconds(30));
+        if (predecessor == null) {
+            log.info("takeover: no running Usher to take over; starting normally");
+        }
+        return predecessor;
     }
 
     /** After a takeover the successor wrote its own pid there: leave that one alone. */
