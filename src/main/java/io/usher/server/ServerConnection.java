@@ -698,11 +698,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
 
         @Override
-        public boolean onHeader(byte type, int payloadLength, int start) {
-            return true;
-        }
-
-        @Override
         public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
             if (probe.onMessage(type, payload, ServerConnection.this)) {
                 return true;
@@ -773,6 +768,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** A query of the pooler's own in flight: reads the answers, and hears if the connection dies first. */
     private interface Internal extends MessageScanner.Listener {
         void crashed(PgError error);
+
+        /** Most internal queries read every message of their answer. */
+        @Override
+        default boolean onHeader(byte type, int payloadLength, int start) {
+            return true;
+        }
     }
 
     /**
@@ -811,11 +812,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         AuthQuery(Consumer<AuthQueryResult> onDone) {
             this.onDone = onDone;
-        }
-
-        @Override
-        public boolean onHeader(byte type, int payloadLength, int start) {
-            return true;
         }
 
         @Override
