@@ -155,13 +155,18 @@ public final class Main implements Callable<Integer> {
                 predecessor.close();
                 log.info("takeover: done; the previous Usher drains its clients and exits");
             }
-            usher.listenForTakeover();
         } catch (IOException | RuntimeException e) {
             log.error("{}", e.getMessage());
             if (predecessor != null) {
                 predecessor.close(); // without our confirmation the old one carries on
             }
             return 1;
+        }
+        try {
+            usher.listenForTakeover();
+        } catch (IOException | RuntimeException e) {
+            // serving matters more than being replaceable later (after -R the old one is draining already)
+            log.error("no takeover socket, usher -R cannot take over from this process: {}", e.getMessage());
         }
         if (httpListen != null && !httpListen.isBlank()) {
             int colon = httpListen.lastIndexOf(':');

@@ -72,7 +72,15 @@ public final class SettingDefs {
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";
 
+    /** Usher's own keys, which PgBouncer does not know (a PgBouncer config never sets them). */
+    private static final Set<String> USHER_OWN = Set.of("server_role_check_period");
+
     private static final Map<String, SettingDef> ALL = build();
+
+    /** The keys PgBouncer does not have; see {@link #USHER_OWN}. */
+    public static Set<String> usherOwnKeys() {
+        return USHER_OWN;
+    }
 
     private SettingDefs() {
     }

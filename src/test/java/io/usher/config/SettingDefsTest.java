@@ -106,6 +106,7 @@ class SettingDefsTest {
         expected.addAll(USHER_KEYS);
         assertThat(SettingDefs.all().keySet()).containsExactlyInAnyOrderElementsOf(expected);
         assertThat(PGBOUNCER_1_25_KEYS).doesNotContainAnyElementsOf(USHER_KEYS);
+        assertThat(SettingDefs.usherOwnKeys()).containsExactlyInAnyOrderElementsOf(USHER_KEYS);
     }
 
     @Test
