@@ -183,7 +183,6 @@ public final class Main implements Callable<Integer> {
         if (pidfile != null) {
             Files.writeString(pidfile, ProcessHandle.current().pid() + "\n");
         }
-        log.info("process up: Usher {}, pid {}", version(), ProcessHandle.current().pid());
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable shutdown = () -> {
             usher.close();
@@ -213,6 +212,8 @@ public final class Main implements Callable<Integer> {
         for (String sig : signals.unavailable()) {
             log.warn("{} is reserved by the JVM here; use the console instead", sig);
         }
+        // only now: whoever waits for this line may send SIGTERM, and the handlers are in place
+        log.info("process up: Usher {}, pid {}", version(), ProcessHandle.current().pid());
         stopped.await();
         log.info("shutdown complete");
         return 0;
