@@ -98,6 +98,10 @@ public final class Usher implements AutoCloseable {
     private ScheduledFuture<?> janitor;
     private ScheduledFuture<?> statsTask;
     private Path socketFile;
+    /** Waits for a successor (usher -R); null when not listening for one. */
+    private volatile io.usher.takeover.TakeoverServer takeoverServer;
+    /** The listening sockets went to a successor: never close them here (the successor's now). */
+    private volatile boolean handedOver;
 
     /** The number of event-loop threads (--threads, USHER_THREADS; default one per core). */
     public int eventLoopThreads() {
@@ -114,6 +118,15 @@ public final class Usher implements AutoCloseable {
 
     /** Validates what the config asks for, binds the listeners and starts serving. */
     public static Usher start(UsherConfig config) throws IOException {
+        return start(config, null);
+    }
+
+    /**
+     * As {@link #start(UsherConfig)}; with {@code inherited} (usher -R), serves on the listening
+     * sockets a running Usher handed over instead of binding new ones.
+     */
+    public static Usher start(UsherConfig config, List<io.usher.takeover.TakeoverClient.Inherited> inherited)
+            throws IOException {
         Settings s = config.settings();
         if (!SUPPORTED_AUTH.contains(s.authType())) {
             throw new IOException("auth_type = " + s.authType().configName() + " is not supported yet");
@@ -139,7 +152,11 @@ public final class Usher implements AutoCloseable {
         u.clientTls = tls;
         u.hba = hba;
         try {
-            u.bind();
+            if (inherited != null) {
+                u.adopt(inherited);
+            } else {
+                u.bind();
+            }
         } catch (IOException | RuntimeException e) {
             u.close();
             throw e;
@@ -260,9 +277,53 @@ public final class Usher implements AutoCloseable {
     private void listen(SocketAddress address) throws IOException {
         boolean unix = address instanceof DomainSocketAddress;
         Settings s = config.settings();
-        ServerBootstrap b = new ServerBootstrap()
+        ServerBootstrap b = serverBootstrap(unix)
+                .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel());
+        if (!unix && s.getBool("so_reuseport") && Transport.isEpoll()) {
+            // several Usher processes may share the port; the kernel spreads connections over them
+            b.option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true);
+        }
+        if (!unix) {
+            b.option(ChannelOption.SO_REUSEADDR, true);
+        }
+        try {
+            Channel ch = b.bind(address).syncUninterruptibly().channel();
+            listeners.add(ch);
+            log.info("listening on {}", unix ? ((DomainSocketAddress) address).path() : ch.localAddress());
+        } catch (Exception e) {
+            throw new IOException("could not listen on " + address + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * usher -R: serves on the listening sockets a running Usher handed over (already bound and
+     * listening: nothing is bound here, so no connection queued on them is lost). The Unix socket's
+     * file is the one unix_socket_dir names, as the old process had it.
+     */
+    private void adopt(List<io.usher.takeover.TakeoverClient.Inherited> sockets) throws IOException {
+        for (io.usher.takeover.TakeoverClient.Inherited socket : sockets) {
+            boolean unix = socket.kind() == io.usher.takeover.TakeoverProtocol.Kind.UNIX;
+            ServerBootstrap b = serverBootstrap(unix).channelFactory(() -> unix
+                    ? new io.netty.channel.epoll.EpollServerDomainSocketChannel(socket.fd(), true) // listening already
+                    : new io.netty.channel.epoll.EpollServerSocketChannel(socket.fd()));
+            try {
+                Channel ch = b.register().syncUninterruptibly().channel();
+                listeners.add(ch);
+                log.info("listening on {} (taken over)", unix ? "the Unix socket, fd " + socket.fd() : ch.localAddress());
+            } catch (Exception e) {
+                throw new IOException("could not serve on a taken-over socket: " + e.getMessage(), e);
+            }
+        }
+        String dir = config.settings().getString("unix_socket_dir");
+        if (!dir.isEmpty() && sockets.stream().anyMatch(k -> k.kind() == io.usher.takeover.TakeoverProtocol.Kind.UNIX)) {
+            socketFile = Path.of(dir, ".s.PGSQL." + config.settings().getInt("listen_port"));
+        }
+    }
+
+    private ServerBootstrap serverBootstrap(boolean unix) {
+        Settings s = config.settings();
+        return new ServerBootstrap()
                 .group(transport.workers())
-                .channel(unix ? Transport.domainServerChannel() : Transport.serverChannel())
                 .handler(new io.netty.channel.ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object accepted) {
@@ -288,20 +349,6 @@ public final class Usher implements AutoCloseable {
                         ch.pipeline().addLast(new ClientConnection(Usher.this));
                     }
                 });
-        if (!unix && s.getBool("so_reuseport") && Transport.isEpoll()) {
-            // several Usher processes may share the port; the kernel spreads connections over them
-            b.option(io.netty.channel.epoll.EpollChannelOption.SO_REUSEPORT, true);
-        }
-        if (!unix) {
-            b.option(ChannelOption.SO_REUSEADDR, true);
-        }
-        try {
-            Channel ch = b.bind(address).syncUninterruptibly().channel();
-            listeners.add(ch);
-            log.info("listening on {}", unix ? ((DomainSocketAddress) address).path() : ch.localAddress());
-        } catch (Exception e) {
-            throw new IOException("could not listen on " + address + ": " + e.getMessage(), e);
-        }
     }
 
     // ---- what clients use ----
@@ -639,7 +686,7 @@ public final class Usher implements AutoCloseable {
         }
         boolean first = shutdownMode == null;
         shutdownMode = mode;
-        if (first) {
+        if (first && !handedOver) {
             List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Channel ch : listeners) {
                 // the Unix socket stays (console, cancel requests from peers); Usher.close() ends it
@@ -741,11 +788,68 @@ public final class Usher implements AutoCloseable {
     }
 
     /**
+     * Waits for a successor on the control socket of {@link io.usher.takeover.TakeoverProtocol#controlSocket}
+     * (usher -R; Linux epoll only). Called once Usher serves; a no-op without a place for the socket.
+     */
+    public void listenForTakeover() throws IOException {
+        java.nio.file.Path path;
+        try {
+            path = io.usher.takeover.TakeoverProtocol.controlSocket(config.settings());
+        } catch (IllegalArgumentException tooLong) {
+            log.warn("{}: usher -R cannot take over", tooLong.getMessage());
+            return;
+        }
+        if (path == null || !Transport.isEpoll()) {
+            log.info("no takeover socket (needs unix_socket_dir or pidfile, and Linux epoll): usher -R cannot take over");
+            return;
+        }
+        takeoverServer = io.usher.takeover.TakeoverServer.listen(path, transport.workers(),
+                new io.usher.takeover.TakeoverServer.Handover() {
+                    @Override
+                    public List<Channel> listeners() {
+                        return List.copyOf(listeners);
+                    }
+
+                    @Override
+                    public List<io.usher.takeover.TakeoverProtocol.Kind> kinds() {
+                        return listeners.stream().map(ch -> ch instanceof io.netty.channel.unix.ServerDomainSocketChannel
+                                ? io.usher.takeover.TakeoverProtocol.Kind.UNIX : io.usher.takeover.TakeoverProtocol.Kind.TCP)
+                                .toList();
+                    }
+
+                    @Override
+                    public void handedOver() {
+                        handOver();
+                    }
+                });
+    }
+
+    /**
+     * The successor accepts on our listening sockets: stop accepting by taking them off our event
+     * loops. They are not closed: closing the Unix one would delete its file, and connections queued
+     * in the kernel stay for the successor either way. Then drain as SIGTERM does.
+     */
+    private void handOver() {
+        handedOver = true;
+        for (Channel ch : listeners) {
+            ch.deregister();
+        }
+        takeoverServer.close();
+        log.info("taken over by a new process: not accepting any more, serving the clients connected here until they leave");
+        shutdown(ShutdownMode.WAIT_FOR_CLIENTS);
+    }
+
+    /** Whether the listening sockets went to a successor (usher -R). */
+    public boolean handedOver() {
+        return handedOver;
+    }
+
+    /**
      * Whether any listener still takes new clients (false once a shutdown has begun: the TCP listeners
      * are closed then, and the Unix socket takes only the console and cancel requests).
      */
     public boolean accepting() {
-        return listeners.stream().anyMatch(ch -> ch.isOpen() && (shutdownMode == null || !isUnixListener(ch)));
+        return !handedOver && listeners.stream().anyMatch(ch -> ch.isOpen() && (shutdownMode == null || !isUnixListener(ch)));
     }
 
     private static boolean isUnixListener(Channel listener) {
@@ -770,8 +874,13 @@ public final class Usher implements AutoCloseable {
         if (statsTask != null) {
             statsTask.cancel(false);
         }
-        for (Channel ch : listeners) {
-            ch.close().syncUninterruptibly();
+        if (!handedOver) {
+            for (Channel ch : listeners) {
+                ch.close().syncUninterruptibly();
+            }
+        }
+        if (takeoverServer != null) {
+            takeoverServer.close();
         }
         for (Channel ch : httpListeners) {
             ch.close().syncUninterruptibly();
@@ -788,7 +897,7 @@ public final class Usher implements AutoCloseable {
         }
         pools.close();
         transport.shutdown(); // closes every remaining client and server connection
-        if (socketFile != null) {
+        if (socketFile != null && !handedOver) {
             new File(socketFile.toString()).delete();
         }
     }

@@ -197,8 +197,8 @@ public final class AdminConsole {
                 return;
             }
             case "SUSPEND":
-                error(out, SqlState.FEATURE_NOT_SUPPORTED, "SUSPEND is not supported: it exists for PgBouncer's online "
-                        + "restart (-R), which Usher does not do; run a new Usher beside the old one with so_reuseport");
+                error(out, SqlState.FEATURE_NOT_SUPPORTED, "SUSPEND is not supported: Usher's online restart "
+                        + "(usher -R) takes over the listening sockets without it; or run a new Usher beside the old one with so_reuseport");
                 break;
             case "SET": {
                 Matcher kv = SET.matcher(trimmed);

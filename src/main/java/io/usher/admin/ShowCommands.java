@@ -72,7 +72,7 @@ final class ShowCommands {
             "\tPAUSE [<db>]|RESUME [<db>]|RELOAD|DISABLE <db>|ENABLE <db>|RECONNECT [<db>]|KILL [<db>]",
             "\tKILL_CLIENT <id>|WAIT_CLOSE [<db>]|SET <key> = <value>",
             "\tSHUTDOWN|SHUTDOWN WAIT_FOR_SERVERS|SHUTDOWN WAIT_FOR_CLIENTS",
-            "\tSUSPEND is not supported (it serves PgBouncer's -R online restart; use so_reuseport)",
+            "\tSUSPEND is not supported (usher -R takes over without it; or use so_reuseport)",
         };
         for (String line : lines) {
             ByteBuf n = Messages.noticeResponse("00000", line);

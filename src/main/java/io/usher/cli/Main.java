@@ -45,7 +45,9 @@ public final class Main implements Callable<Integer> {
     @Option(names = {"-d", "--daemon"}, description = "Run in the background (not supported: use your service manager).")
     boolean daemon;
 
-    @Option(names = {"-R", "--reboot"}, description = "Online restart (not supported).")
+    @Option(names = {"-R", "--reboot", "--takeover"},
+            description = "Online restart: take over the listening sockets of the Usher running with the same config "
+                    + "(it drains its clients and exits); start normally if none runs.")
     boolean reboot;
 
     @Option(names = {"-q", "--quiet"}, description = "No log output to stderr.")
@@ -115,10 +117,6 @@ public final class Main implements Callable<Integer> {
             System.err.println("usher: -d (daemonize) is not supported; run Usher in the foreground under systemd, a container or nohup");
             return 1;
         }
-        if (reboot) {
-            System.err.println("usher: -R (online restart) is not supported; use so_reuseport with two instances instead");
-            return 1;
-        }
         if (switchUser != null) {
             System.err.println("usher: -u is not supported; start Usher as user \"" + switchUser + "\" (e.g. runuser -u " + switchUser + ")");
             return 1;
@@ -162,11 +160,29 @@ public final class Main implements Callable<Integer> {
             log.warn("config: {} is set, but not supported by Usher yet; ignored", key);
         }
         Usher usher;
+        io.usher.takeover.TakeoverClient predecessor = null;
         try {
-            usher = Usher.start(config);
-        } catch (IOException e) {
+            if (reboot) {
+                predecessor = takeOver(config, log);
+            }
+            usher = Usher.start(config, predecessor == null ? null : predecessor.sockets());
+            if (predecessor != null) {
+                predecessor.confirm(); // the old one stops accepting and drains
+                predecessor.close();
+                log.info("takeover: done; the previous Usher drains its clients and exits");
+            }
+        } catch (IOException | RuntimeException e) {
             log.error("{}", e.getMessage());
+            if (predecessor != null) {
+                predecessor.close(); // without our confirmation the old one carries on
+            }
             return 1;
+        }
+        try {
+            usher.listenForTakeover();
+        } catch (IOException | RuntimeException e) {
+            // serving matters more than being replaceable later (after -R the old one is draining already)
+            log.error("no takeover socket, usher -R cannot take over from this process: {}", e.getMessage());
         }
         if (httpListen != null && !httpListen.isBlank()) {
             int colon = httpListen.lastIndexOf(':');
@@ -183,17 +199,11 @@ public final class Main implements Callable<Integer> {
         if (pidfile != null) {
             Files.writeString(pidfile, ProcessHandle.current().pid() + "\n");
         }
-        log.info("process up: Usher {}, pid {}, {} event-loop threads", version(), ProcessHandle.current().pid(),
-                usher.eventLoopThreads());
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable shutdown = () -> {
             usher.close();
             if (pidfile != null) {
-                try {
-                    Files.deleteIfExists(pidfile);
-                } catch (IOException ignored) {
-                    // best effort
-                }
+                deleteOwnPidfile(pidfile);
             }
             stopped.countDown();
         };
@@ -218,6 +228,9 @@ public final class Main implements Callable<Integer> {
         for (String sig : signals.unavailable()) {
             log.warn("{} is reserved by the JVM here; use the console instead", sig);
         }
+        // only now: whoever waits for this line may send SIGTERM, and the handlers are in place
+        log.info("process up: Usher {}, pid {}, {} event-loop threads", version(), ProcessHandle.current().pid(),
+                usher.eventLoopThreads());
         stopped.await();
         log.info("shutdown complete");
         return 0;
@@ -230,6 +243,40 @@ public final class Main implements Callable<Integer> {
     static UsherConfig loadConfig(Path file, String databaseUrl) throws ConfigException {
         io.usher.config.EnvConfig env = io.usher.config.EnvConfig.fromEnvironment(databaseUrl);
         return file != null ? UsherConfig.load(file.toAbsolutePath(), env) : UsherConfig.fromEnvironment(env);
+    }
+
+    /**
+     * -R: the running Usher's listening sockets, or null to start normally (none runs, as PgBouncer's
+     * -R boots normally then).
+     */
+    private static io.usher.takeover.TakeoverClient takeOver(UsherConfig config, Logger log) throws IOException {
+        Path control = io.usher.takeover.TakeoverProtocol.controlSocket(config.settings());
+        if (control == null) {
+            throw new IOException("-R needs unix_socket_dir or pidfile in the config: the running Usher's takeover "
+                    + "socket is next to one of them");
+        }
+        if (!io.usher.net.Transport.isEpoll()) {
+            throw new IOException("-R needs the native epoll transport (Linux)");
+        }
+        log.info("takeover: asking the running Usher at {}", control);
+        io.usher.takeover.TakeoverClient predecessor = io.usher.takeover.TakeoverClient.fetch(control,
+                java.time.Duration.ofSeconds(30));
+        if (predecessor == null) {
+            log.info("takeover: no running Usher to take over; starting normally");
+        }
+        return predecessor;
+    }
+
+    /** After a takeover the successor wrote its own pid there: leave that one alone. */
+    private static void deleteOwnPidfile(Path pidfile) {
+        try {
+            String content = Files.exists(pidfile) ? Files.readString(pidfile).trim() : "";
+            if (content.equals(String.valueOf(ProcessHandle.current().pid()))) {
+                Files.deleteIfExists(pidfile);
+            }
+        } catch (IOException ignored) {
+            // best effort
+        }
     }
 
     /** PgBouncer 1.23+: the first SIGTERM/SIGINT begins a shutdown that waits; another one makes it immediate. */

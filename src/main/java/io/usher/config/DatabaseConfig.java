@@ -39,6 +39,8 @@ import java.util.Objects;
  *                               so a fraction is dropped); PgBouncer treats 0 like "not set"
  * @param loadBalanceHosts       {@code load_balance_hosts=}, lower-cased: {@code "round-robin"}
  *                               (PgBouncer's default) or {@code "disable"}
+ * @param targetSessionAttrs     {@code target_session_attrs=} (an Usher extension, after libpq): which
+ *                               role a server must have to be used; null means {@code any}
  * @param raw                    every pair of the connection string as written, in order
  */
 public record DatabaseConfig(String name, List<String> hosts, int port, String dbname,
@@ -46,7 +48,7 @@ public record DatabaseConfig(String name, List<String> hosts, int port, String d
         Integer poolSize, Integer minPoolSize, Integer reservePoolSize, PoolMode poolMode,
         Integer maxDbConnections, Integer maxDbClientConnections, String connectQuery,
         String clientEncoding, String datestyle, String timezone, String applicationName,
-        Duration serverLifetime, String loadBalanceHosts,
+        Duration serverLifetime, String loadBalanceHosts, TargetSessionAttrs targetSessionAttrs,
         Map<String, String> raw) {
 
     /** The name of the fallback entry. */
@@ -74,7 +76,7 @@ public record DatabaseConfig(String name, List<String> hosts, int port, String d
         return new DatabaseConfig(clientDbName, hosts, port, dbname != null ? dbname : clientDbName,
                 user, password, authUser, authQuery, authDbname, poolSize, minPoolSize, reservePoolSize,
                 poolMode, maxDbConnections, maxDbClientConnections, connectQuery, clientEncoding,
-                datestyle, timezone, applicationName, serverLifetime, loadBalanceHosts, raw);
+                datestyle, timezone, applicationName, serverLifetime, loadBalanceHosts, targetSessionAttrs, raw);
     }
 
     /** Without the password (also in {@code raw}), so that an entry can be logged safely. */

@@ -7,7 +7,8 @@ import java.util.Map;
 
 /**
  * Turns a {@code [databases]} line into a {@link DatabaseConfig}, accepting exactly the connection
- * parameters of PgBouncer 1.25 (matched case-sensitively, as PgBouncer does).
+ * parameters of PgBouncer 1.25 (matched case-sensitively, as PgBouncer does), plus Usher's own
+ * {@code target_session_attrs}. Any other key is an error, as in PgBouncer.
  */
 final class DatabaseEntries {
     /** The admin console's name; PgBouncer refuses it as a [databases] key (case-sensitively). */
@@ -48,6 +49,7 @@ final class DatabaseEntries {
         String applicationName = null;
         Duration serverLifetime = null;
         String loadBalanceHosts = null;
+        TargetSessionAttrs targetSessionAttrs = null;
 
         for (Map.Entry<String, String> pair : pairs.entrySet()) {
             String value = pair.getValue();
@@ -75,13 +77,15 @@ final class DatabaseEntries {
                 case "application_name" -> applicationName = value;
                 case "server_lifetime" -> serverLifetime = v.wholeSeconds("server_lifetime", value);
                 case "load_balance_hosts" -> loadBalanceHosts = loadBalanceHosts(v, value);
+                // Usher's own key (PgBouncer refuses it as unrecognized): a PgBouncer config never has it
+                case "target_session_attrs" -> targetSessionAttrs = targetSessionAttrs(v, value);
                 default -> throw v.error("unrecognized connection parameter: " + pair.getKey());
             }
         }
         return new DatabaseConfig(name, hosts, port, dbname, user, password, authUser, authQuery, authDbname,
                 poolSize, minPoolSize, reservePoolSize, poolMode, maxDbConnections, maxDbClientConnections,
                 connectQuery, clientEncoding, datestyle, timezone, applicationName, serverLifetime,
-                loadBalanceHosts, pairs);
+                loadBalanceHosts, targetSessionAttrs, pairs);
     }
 
     private static String loadBalanceHosts(EntryValues v, String value) throws ConfigException {
@@ -90,5 +94,14 @@ final class DatabaseEntries {
             return lower;
         }
         throw v.error("invalid load_balance_hosts: " + value);
+    }
+
+    private static TargetSessionAttrs targetSessionAttrs(EntryValues v, String value) throws ConfigException {
+        try {
+            return TargetSessionAttrs.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw v.error("invalid target_session_attrs: " + value + " (expected one of "
+                    + TargetSessionAttrs.names() + ")");
+        }
     }
 }

@@ -23,7 +23,8 @@ import java.util.Set;
  * <p>PgBouncer 1.18 knows no key that 1.25 lacks, so 1.18 configs need no extra entries. Two keys
  * are accepted beyond what a Linux PgBouncer 1.25 build knows, because its documentation lists them:
  * {@code service_name} (Windows-only in PgBouncer, an alias of {@code job_name}) and
- * {@code login_notify_message}.
+ * {@code login_notify_message}. One key is Usher's own, {@code server_role_check_period} (rechecks of
+ * the {@code [databases]} key {@code target_session_attrs}); PgBouncer configs never set it.
  */
 public final class SettingDefs {
     /** Accepted values of the ENUM keys other than auth_type and pool_mode. */
@@ -66,12 +67,22 @@ public final class SettingDefs {
             // users not in auth_file: looked up with auth_query as auth_user
             "auth_user", "auth_query", "auth_dbname",
             // cancel keys carry it; cancel requests for other peers' keys go to [peers] (io.usher.peers)
-            "peer_id");
+            "peer_id",
+            // Usher's own: rechecks of target_session_attrs ([databases]); PgBouncer has neither
+            "server_role_check_period");
 
     private static final String DEFAULT_AUTH_QUERY = "SELECT rolname, CASE WHEN rolvaliduntil < now() "
             + "THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin";
 
+    /** Usher's own keys, which PgBouncer does not know (a PgBouncer config never sets them). */
+    private static final Set<String> USHER_OWN = Set.of("server_role_check_period");
+
     private static final Map<String, SettingDef> ALL = build();
+
+    /** The keys PgBouncer does not have; see {@link #USHER_OWN}. */
+    public static Set<String> usherOwnKeys() {
+        return USHER_OWN;
+    }
 
     private SettingDefs() {
     }
@@ -178,6 +189,8 @@ public final class SettingDefs {
         add(m, "server_login_retry", TIME, "15", true);
         add(m, "server_reset_query", STRING, "DISCARD ALL", true);
         add(m, "server_reset_query_always", BOOL, "0", true);
+        // Usher's own (target_session_attrs rechecks); a PgBouncer config never sets it.
+        add(m, "server_role_check_period", TIME, "5", true);
         add(m, "server_round_robin", BOOL, "0", true);
         add(m, "server_tls13_ciphers", STRING, "", true);
         add(m, "server_tls_ca_file", STRING, "", true);

@@ -4,6 +4,7 @@ import io.netty.channel.EventLoop;
 import io.usher.protocol.PgError;
 import io.usher.protocol.SqlState;
 import io.usher.server.HostCursor;
+import io.usher.server.HostRoles;
 import io.usher.server.ServerConnection;
 import io.usher.server.ServerEndpoint;
 import io.usher.stats.DatabaseStats;
@@ -50,6 +51,8 @@ public final class Pool {
     private final java.util.concurrent.atomic.AtomicInteger clients = new java.util.concurrent.atomic.AtomicInteger();
     /** Which host of a host list the next server connection tries first. */
     private final HostCursor hostCursor = new HostCursor();
+    /** The role each server address was last seen with (target_session_attrs). */
+    private final HostRoles hostRoles = new HostRoles();
 
     private static final class Waiter {
         final ServerRequest request;
@@ -139,6 +142,7 @@ public final class Pool {
     public PoolSettings settings() { return settings; }
     public ServerEndpoint endpoint() { return endpoint; }
     public HostCursor hostCursor() { return hostCursor; }
+    public HostRoles hostRoles() { return hostRoles; }
 
     /** Parameters of the first server that logged in, sent to clients at login. Null until then. */
     public Map<String, String> serverParameters() {
@@ -193,16 +197,27 @@ public final class Pool {
 
     /** A clean, logged-in server comes back: to the first waiter, or to the idle list. */
     public void release(ServerConnection server) {
+        release(server, false);
+    }
+
+    /**
+     * A clean, logged-in server comes back. {@code afterCheck}: it was idle and only taken out for a
+     * role recheck, so it keeps its idle time (server_idle_timeout) and goes back among the oldest.
+     */
+    private void release(ServerConnection server, boolean afterCheck) {
         Waiter next = null;
+        String retired;
         lock.lock();
         try {
-            if (closed || paused || !server.isUsable() || server.mustRetire(settings)
-                    || server.endpoint() != endpoint || server.addressOutdated()) {
-                next = null;
-            } else {
+            retired = closed || paused ? "pool closed or paused" : retireReason(server);
+            if (retired == null) {
                 next = pollWaiterFor(server.eventLoop());
                 if (next != null) {
                     server.assignTo(next.request);
+                } else if (afterCheck) {
+                    server.markIdleAgain();
+                    idle.addFirst(server);
+                    return;
                 } else {
                     server.markIdle();
                     idle.addLast(server);
@@ -213,10 +228,39 @@ public final class Pool {
             lock.unlock();
         }
         if (next == null) {
-            server.close("pool closed or server retired");
+            server.close(retired);
             return;
         }
         handOver(next.request, server);
+    }
+
+    /** Why a server that comes back is closed instead of reused, or null if it may be reused. */
+    private String retireReason(ServerConnection server) {
+        if (!server.isUsable() || server.mustRetire(settings)) {
+            return "server retired";
+        }
+        if (server.endpoint() != endpoint) {
+            return "database configuration changed";
+        }
+        if (server.addressOutdated()) {
+            return "host address changed";
+        }
+        if (server.roleOutdated()) {
+            return "server role no longer matches target_session_attrs=" + endpoint.target().configName();
+        }
+        return null;
+    }
+
+    /**
+     * target_session_attrs: the periodic recheck of an idle server's role is done. One that still
+     * fits goes back to the idle list (or to a waiter); one that does not is closed.
+     */
+    public void roleChecked(ServerConnection server, boolean fits) {
+        if (fits) {
+            release(server, true);
+        } else {
+            server.close("server role no longer matches target_session_attrs=" + endpoint.target().configName());
+        }
     }
 
     /** A newly logged-in server: remember its parameters, then treat it as released. */
@@ -288,6 +332,7 @@ public final class Pool {
     public void maintain(EventLoop loop) {
         List<Runnable> after = new ArrayList<>(0);
         List<ServerConnection> retire = new ArrayList<>(0);
+        List<ServerConnection> recheck = new ArrayList<>(0);
         long now = System.nanoTime();
         lock.lock();
         try {
@@ -316,6 +361,9 @@ public final class Pool {
                         || (surplus && settings.serverIdleTimeoutNanos() > 0 && s.idleNanos(now) > settings.serverIdleTimeoutNanos())) {
                     it.remove();
                     retire.add(s);
+                } else if (s.roleCheckDue(now, settings.roleCheckNanos())) {
+                    it.remove(); // out of the idle list while its role query runs (SHOW POOLS: sv_tested)
+                    recheck.add(s);
                 }
             }
             if (settings.serverFastClose()) {
@@ -344,6 +392,9 @@ public final class Pool {
         }
         for (ServerConnection s : retire) {
             s.close("server idle timeout or lifetime");
+        }
+        for (ServerConnection s : recheck) {
+            s.recheckRole(fits -> roleChecked(s, fits));
         }
         run(after);
         evictIfBlocked();

@@ -4,6 +4,7 @@ import io.netty.channel.EventLoop;
 import io.usher.auth.StoredSecret;
 import io.usher.config.DatabaseConfig;
 import io.usher.config.Settings;
+import io.usher.config.TargetSessionAttrs;
 import io.usher.config.UserConfig;
 import io.usher.config.UsherConfig;
 import io.usher.server.ServerConnection;
@@ -98,7 +99,8 @@ public final class PoolManager implements Pool.Evictor {
     private ServerEndpoint endpointFor(DatabaseConfig db, String user) {
         return new ServerEndpoint(db.hosts(), db.port(), db.dbname() != null ? db.dbname() : db.name(),
                 credentialsFor(db, user), startupParameters(db), defaultSocketDir(config.settings()),
-                !"disable".equals(db.loadBalanceHosts()), network);
+                !"disable".equals(db.loadBalanceHosts()),
+                db.targetSessionAttrs() == null ? TargetSessionAttrs.ANY : db.targetSessionAttrs(), network);
     }
 
     /**

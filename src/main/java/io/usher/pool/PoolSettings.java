@@ -22,7 +22,7 @@ public record PoolSettings(PoolMode mode, int poolSize, int minPoolSize, int res
                            long serverLifetimeNanos, long serverIdleTimeoutNanos, long loginRetryNanos,
                            int connectTimeoutMillis, long queryWaitTimeoutNanos, String connectQuery,
                            long queryTimeoutNanos, long idleTransactionTimeoutNanos, long transactionTimeoutNanos,
-                           long waitingQueryTimeoutNanos, boolean serverFastClose) {
+                           long waitingQueryTimeoutNanos, boolean serverFastClose, long roleCheckNanos) {
 
     public static PoolSettings resolve(Settings g, DatabaseConfig db, UserConfig user) {
         PoolMode mode = user != null && user.poolMode() != null ? user.poolMode()
@@ -46,7 +46,8 @@ public record PoolSettings(PoolMode mode, int poolSize, int minPoolSize, int res
                 userOrGlobal(user == null ? null : user.queryTimeout(), g.getDuration("query_timeout")),
                 userOrGlobal(user == null ? null : user.idleTransactionTimeout(), g.getDuration("idle_transaction_timeout")),
                 userOrGlobal(user == null ? null : user.transactionTimeout(), g.getDuration("transaction_timeout")),
-                g.getDuration("query_timeout").toNanos(), g.getBool("server_fast_close"));
+                g.getDuration("query_timeout").toNanos(), g.getBool("server_fast_close"),
+                g.getDuration("server_role_check_period").toNanos());
     }
 
     /** A [users] timeout overrides the global one only when above 0 (PgBouncer treats 0 as not set). */

@@ -21,6 +21,7 @@ import io.usher.protocol.Messages;
 import io.usher.protocol.PgError;
 import io.usher.protocol.ProtocolException;
 import io.usher.protocol.SqlState;
+import io.usher.config.TargetSessionAttrs;
 import io.usher.tls.ServerTls;
 import io.usher.tls.SslMode;
 import org.slf4j.Logger;
@@ -105,6 +106,18 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** The address of the current (finally: the connected) attempt. */
     private volatile SocketAddress remote;
 
+    // ---- target_session_attrs ----
+    /** The role the server had when last asked (at login or at a recheck); null when never asked. */
+    private volatile ServerRole role;
+    /** When {@link #role} was learnt (nanoTime). */
+    private volatile long roleCheckedNanos;
+    /** prefer-standby: the hosts that answered but were no standby, for the second pass. */
+    private List<Integer> fallbackHosts = List.of();
+    /** prefer-standby's second pass: any role will do. */
+    private boolean fallbackPass;
+    /** The last "answered, but the role does not fit" of this attempt (a better final error than a refusal). */
+    private PgError roleMismatch;
+
     // ---- TLS (server_tls_sslmode) ----
     /** The TLS settings of the current attempt (taken when it starts; RELOAD may bring new ones). */
     private ServerTls tls;
@@ -158,8 +171,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             if (hostIndex >= 0) {
                 pool.hostCursor().failed(hostList, hostIndex);
             }
+            if (orderPos >= order.size() && !fallbackHosts.isEmpty() && !closing) {
+                // prefer-standby found no standby: libpq's second pass takes any of those that answered
+                order = fallbackHosts;
+                fallbackHosts = List.of();
+                orderPos = 0;
+                fallbackPass = true;
+            }
             if (orderPos >= order.size() || closing) {
-                giveUp(lastFailure != null ? lastFailure
+                giveUp(roleMismatch != null ? roleMismatch : lastFailure != null ? lastFailure
                         : PgError.fatal(SqlState.CONNECTION_FAILURE, "pgbouncer cannot connect to server"));
                 return;
             }
@@ -498,10 +518,20 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     // ---- called by ServerLogin (on this loop) ----
 
-    void loginSucceeded(int pid, int key) {
+    void loginSucceeded(int pid, int key, ServerRole serverRole) {
         this.backendPid = pid;
         this.backendKey = key;
         login = null;
+        if (serverRole != null) {
+            role = serverRole;
+            roleCheckedNanos = System.nanoTime();
+            pool.hostRoles().observe(remote, serverRole);
+        }
+        TargetSessionAttrs target = endpoint.target();
+        if (target != TargetSessionAttrs.ANY && !serverRole.satisfies(target, fallbackPass)) {
+            wrongRole(serverRole, target);
+            return;
+        }
         pool.hostCursor().succeeded(hostList, hostIndex, endpoint.roundRobin());
         String connectQuery = pool.settings().connectQuery();
         if (!connectQuery.isEmpty()) {
@@ -517,6 +547,35 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         state = State.IDLE;
         pool.serverLoggedIn(this);
+    }
+
+    /**
+     * The server logged us in but its role does not fit target_session_attrs: log out politely and
+     * try the next host, as libpq does. prefer-standby remembers the host for its second pass.
+     */
+    private void wrongRole(ServerRole serverRole, TargetSessionAttrs target) {
+        log.info("S: {} {} is a {}, not usable for target_session_attrs={}; trying the next host", pool.key(),
+                describe(), serverRole.describe(), target.configName());
+        if (target == TargetSessionAttrs.PREFER_STANDBY && !fallbackPass && !fallbackHosts.contains(hostIndex)) {
+            List<Integer> more = new java.util.ArrayList<>(fallbackHosts);
+            more.add(hostIndex);
+            fallbackHosts = more;
+        }
+        roleMismatch = PgError.fatal(SqlState.CONNECTION_FAILURE, "no server of " + String.join(",", hostList)
+                + " fits target_session_attrs=" + target.configName() + " (last: " + host + " is a "
+                + serverRole.describe() + ")");
+        Channel ch = channel;
+        channel = null;
+        if (ch != null) {
+            ch.writeAndFlush(Messages.terminate()).addListener(ChannelFutureListener.CLOSE);
+        }
+        attemptFailed(roleMismatch, true);
+    }
+
+    /** The role query after the login failed: this host cannot be judged, try the next. */
+    void roleUnknown(PgError error) {
+        log.warn("S: {} {}: role query failed: {}", pool.key(), describe(), error.message());
+        attemptFailed(PgError.fatal(SqlState.CONNECTION_FAILURE, "role query failed: " + error.message()), true);
     }
 
     void loginFailed(PgError error) {
@@ -557,6 +616,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         idleSinceNanos = System.nanoTime();
     }
 
+    /** Idle again after a role recheck: the idle time goes on from before it. */
+    public void markIdleAgain() {
+        owner = null;
+        state = State.IDLE;
+    }
+
     public boolean isUsable() {
         State s = state;
         return s != State.CLOSED && channel != null && channel.isActive();
@@ -578,6 +643,91 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     public long idleNanos(long now) {
         return now - idleSinceNanos;
+    }
+
+    /** Whether this idle server's role is to be asked again (target_session_attrs, server_role_check_period). */
+    public boolean roleCheckDue(long now, long periodNanos) {
+        return periodNanos > 0 && endpoint.target() != TargetSessionAttrs.ANY && state == State.IDLE
+                && now - roleCheckedNanos > periodNanos;
+    }
+
+    /**
+     * Whether the role last seen at this server's address (by any connection of the pool) no longer
+     * fits target_session_attrs: the server is closed when released instead of reused.
+     */
+    public boolean roleOutdated() {
+        TargetSessionAttrs target = endpoint.target();
+        if (target == TargetSessionAttrs.ANY) {
+            return false;
+        }
+        ServerRole now = pool.hostRoles().current(remote);
+        return now != null && !now.satisfies(target, fallbackPass);
+    }
+
+    /** The role the server had when last asked; null when never asked (target_session_attrs=any). */
+    public ServerRole role() {
+        return role;
+    }
+
+    /**
+     * Asks an idle server for its role again and tells {@code onDone}, on this server's loop, whether
+     * it still fits target_session_attrs (false also when the query failed; the caller closes it).
+     * An idle connection is told nothing of a promotion until it runs a query, hence the query.
+     */
+    public void recheckRole(Consumer<Boolean> onDone) {
+        if (!loop.inEventLoop()) {
+            loop.execute(() -> recheckRole(onDone));
+            return;
+        }
+        if (!isUsable()) {
+            onDone.accept(false);
+            return;
+        }
+        internal = new RoleRecheck(onDone);
+        state = State.INTERNAL;
+        channel.writeAndFlush(Messages.query(RoleProbe.SQL));
+    }
+
+    /** The answer to a periodic role recheck. */
+    private final class RoleRecheck implements Internal {
+        final RoleProbe probe = new RoleProbe();
+        final Consumer<Boolean> onDone;
+
+        RoleRecheck(Consumer<Boolean> onDone) {
+            this.onDone = onDone;
+        }
+
+        @Override
+        public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+            if (probe.onMessage(type, payload, ServerConnection.this)) {
+                return true;
+            }
+            transactionStatus = payload.getByte(payload.readerIndex());
+            internal = null;
+            state = State.IDLE;
+            ServerRole seen = probe.role();
+            if (seen == null || transactionStatus != 'I') {
+                log.warn("S: {} {}: role recheck failed: {}", pool.key(), describe(),
+                        seen == null ? probe.failure().message() : "transaction left open");
+                onDone.accept(false);
+                return false;
+            }
+            role = seen;
+            roleCheckedNanos = System.nanoTime();
+            pool.hostRoles().observe(remote, seen);
+            boolean fits = seen.satisfies(endpoint.target(), fallbackPass);
+            if (!fits) {
+                log.info("S: {} {} is now a {}: retiring it (target_session_attrs={})", pool.key(), describe(),
+                        seen.describe(), endpoint.target().configName());
+            }
+            onDone.accept(fits);
+            return false;
+        }
+
+        @Override
+        public void crashed(PgError error) {
+            onDone.accept(false);
+        }
     }
 
     // ---- owner side ----
@@ -618,6 +768,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     /** A query of the pooler's own in flight: reads the answers, and hears if the connection dies first. */
     private interface Internal extends MessageScanner.Listener {
         void crashed(PgError error);
+
+        /** Most internal queries read every message of their answer. */
+        @Override
+        default boolean onHeader(byte type, int payloadLength, int start) {
+            return true;
+        }
     }
 
     /**
@@ -656,11 +812,6 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
         AuthQuery(Consumer<AuthQueryResult> onDone) {
             this.onDone = onDone;
-        }
-
-        @Override
-        public boolean onHeader(byte type, int payloadLength, int start) {
-            return true;
         }
 
         @Override

@@ -6,6 +6,7 @@ import io.usher.auth.ScramClientExchange;
 import io.usher.auth.ScramException;
 import io.usher.auth.ScramKeys;
 import io.usher.auth.StoredSecret;
+import io.usher.config.TargetSessionAttrs;
 import io.usher.protocol.ErrorFields;
 import io.usher.protocol.MessageScanner;
 import io.usher.protocol.MessageType;
@@ -21,7 +22,8 @@ import java.util.Map;
 /**
  * The login of one server connection: StartupMessage, then whatever authentication PostgreSQL asks
  * for (trust, cleartext, md5, SCRAM-SHA-256 with a password or with pass-through keys), then
- * ParameterStatus and BackendKeyData up to the first ReadyForQuery.
+ * ParameterStatus and BackendKeyData up to the first ReadyForQuery; then, when target_session_attrs
+ * needs the server's role and the login did not tell it, the role query.
  */
 final class ServerLogin implements MessageScanner.Listener {
     private final ServerConnection server;
@@ -29,6 +31,8 @@ final class ServerLogin implements MessageScanner.Listener {
     private ScramClientExchange scram;
     private int pid;
     private int key;
+    /** The role query in flight after the login, when target_session_attrs needs one; else null. */
+    private RoleProbe probe;
 
     ServerLogin(ServerConnection server, ServerEndpoint endpoint) {
         this.server = server;
@@ -53,6 +57,18 @@ final class ServerLogin implements MessageScanner.Listener {
 
     @Override
     public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+        if (probe != null) {
+            if (probe.onMessage(type, payload, server)) {
+                return true;
+            }
+            ServerRole role = probe.role();
+            if (role == null) {
+                server.roleUnknown(probe.failure());
+            } else {
+                server.loginSucceeded(pid, key, role);
+            }
+            return false;
+        }
         switch (type) {
             case MessageType.AUTHENTICATION:
                 return authenticate(payload);
@@ -66,9 +82,17 @@ final class ServerLogin implements MessageScanner.Listener {
             case MessageType.ERROR_RESPONSE:
                 server.loginRefused(ErrorFields.parse(payload).toError());
                 return false;
-            case MessageType.READY_FOR_QUERY:
-                server.loginSucceeded(pid, key);
+            case MessageType.READY_FOR_QUERY: {
+                ServerRole role = ServerRole.fromParameters(server.parameters());
+                if (role == null && endpoint.target() != TargetSessionAttrs.ANY) {
+                    // before PostgreSQL 14 the login does not tell: ask, as libpq does
+                    probe = new RoleProbe();
+                    server.write(Messages.query(RoleProbe.SQL));
+                    return false;
+                }
+                server.loginSucceeded(pid, key, role);
                 return false;
+            }
             case MessageType.NOTICE_RESPONSE:
             case 'v': // NegotiateProtocolVersion: we ask for nothing optional
                 return true;

@@ -34,6 +34,7 @@ class DatabasesSectionTest {
         assertThat(db.poolMode()).isNull();
         assertThat(db.serverLifetime()).isNull();
         assertThat(db.loadBalanceHosts()).isNull();
+        assertThat(db.targetSessionAttrs()).isNull();
         assertThat(db.raw()).isEmpty();
         assertThat(db.isFallback()).isFalse();
     }
@@ -188,5 +189,24 @@ class DatabasesSectionTest {
     @Test
     void theAdminConsoleNeverHasAnEntry() throws ConfigException {
         assertThat(databases("* = host=fallback").database("pgbouncer")).isEmpty();
+    }
+
+    // Usher's own key, with libpq's values (any case, as libpq); anything else is an error naming them
+    @Test
+    void readsTargetSessionAttrs() throws ConfigException {
+        assertThat(database("app = host=a,b target_session_attrs=read-write").targetSessionAttrs())
+                .isEqualTo(TargetSessionAttrs.READ_WRITE);
+        assertThat(database("app = host=a,b target_session_attrs=Prefer-Standby").targetSessionAttrs())
+                .isEqualTo(TargetSessionAttrs.PREFER_STANDBY);
+        for (TargetSessionAttrs t : TargetSessionAttrs.values()) {
+            assertThat(database("app = host=a target_session_attrs=" + t.configName()).targetSessionAttrs()).isEqualTo(t);
+        }
+        assertThatThrownBy(() -> database("app = host=a target_session_attrs=master"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("invalid target_session_attrs: master")
+                .hasMessageContaining("read-write, read-only, primary, standby, prefer-standby");
+        // the key is matched case-sensitively like every other, so PgBouncer's rule for unknown keys holds
+        assertThatThrownBy(() -> database("app = host=a Target_Session_Attrs=any"))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("unrecognized connection parameter");
     }
 }

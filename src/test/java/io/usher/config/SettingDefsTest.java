@@ -39,6 +39,9 @@ class SettingDefsTest {
             // documented, but Windows-only (service_name) or not in 1.25's main.c (login_notify_message)
             "service_name", "login_notify_message");
 
+    /** Usher's own [pgbouncer] keys: a PgBouncer config never sets them, so it loads unchanged. */
+    private static final Set<String> USHER_KEYS = Set.of("server_role_check_period");
+
     /** The [pgbouncer] keys of the PgBouncer 1.18 man page; a 1.18 config uses only these. */
     private static final Set<String> PGBOUNCER_1_18_KEYS = Set.of(
             "logfile", "pidfile", "listen_addr", "listen_port", "unix_socket_dir", "unix_socket_mode",
@@ -90,7 +93,8 @@ class SettingDefsTest {
             // users not in auth_file: looked up with auth_query as auth_user
             "auth_user", "auth_query", "auth_dbname",
             // cancel keys and forwarding to [peers]
-            "peer_id");
+            "peer_id",
+            "server_role_check_period");
 
     /** Keys PgBouncer flags CF_NO_RELOAD (read at startup only). */
     private static final Set<String> NOT_RELOADABLE = Set.of(
@@ -99,8 +103,12 @@ class SettingDefsTest {
             "unix_socket_group", "unix_socket_mode", "user");
 
     @Test
-    void knowsExactlyThePgBouncer125Keys() {
-        assertThat(SettingDefs.all().keySet()).containsExactlyInAnyOrderElementsOf(PGBOUNCER_1_25_KEYS);
+    void knowsExactlyThePgBouncer125KeysAndUshersOwn() {
+        Set<String> expected = new java.util.HashSet<>(PGBOUNCER_1_25_KEYS);
+        expected.addAll(USHER_KEYS);
+        assertThat(SettingDefs.all().keySet()).containsExactlyInAnyOrderElementsOf(expected);
+        assertThat(PGBOUNCER_1_25_KEYS).doesNotContainAnyElementsOf(USHER_KEYS);
+        assertThat(SettingDefs.usherOwnKeys()).containsExactlyInAnyOrderElementsOf(USHER_KEYS);
     }
 
     @Test

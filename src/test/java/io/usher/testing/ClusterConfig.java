@@ -29,6 +29,9 @@ final class ClusterConfig {
             addRules(hba, role, TestRoles.hbaMethod(role));
         }
         addRules(hba, TestRoles.SUPERUSER, TestRoles.SUPERUSER_HBA_METHOD);
+        // streaming replication (PostgresCluster.startStandby): pg_basebackup and the standby log in as the superuser
+        hba.append("host  replication ").append(TestRoles.SUPERUSER).append(" 127.0.0.1/32 ")
+                .append(TestRoles.SUPERUSER_HBA_METHOD).append('\n');
         hba.append("# roles that individual tests create\n");
         addRules(hba, "all", "scram-sha-256");
         return hba.toString();

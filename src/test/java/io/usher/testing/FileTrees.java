@@ -13,10 +13,10 @@ import java.util.Set;
 import java.util.stream.Stream;
 
 /** Whole-directory-tree operations. */
-final class FileTrees {
+public final class FileTrees {
     static final Set<PosixFilePermission> RWXR_XR_X = PosixFilePermissions.fromString("rwxr-xr-x");
 
-    static void deleteRecursively(Path root) {
+    public static void deleteRecursively(Path root) {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -64,6 +64,22 @@ final class PgBinaries {
                 .findFirst();
     }
 
+    /**
+     * A bin/ directory with pg_basebackup next to the server binaries, for replication tests: the
+     * configured or bundled one if it has it (zonky's archive does not), else the newest
+     * /usr/lib/postgresql/N/bin that has them all. pg_basebackup refuses servers newer than itself,
+     * so primary, standby and pg_basebackup must all come from the same directory.
+     */
+    static Optional<Path> replicationBinDir() {
+        List<Path> candidates = new ArrayList<>();
+        candidates.add(serverBinDir());
+        candidates.addAll(debianBinDirsNewestFirst());
+        return candidates.stream()
+                .filter(dir -> Stream.concat(SERVER_TOOLS.stream(), Stream.of("pg_basebackup"))
+                        .allMatch(tool -> Files.isExecutable(dir.resolve(tool))))
+                .findFirst();
+    }
+
     private static Optional<Path> configuredBinDir() {
         String value = System.getProperty(BIN_PROPERTY);
         if (value == null || value.isBlank()) {

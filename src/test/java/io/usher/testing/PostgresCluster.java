@@ -48,7 +48,7 @@ public final class PostgresCluster implements AutoCloseable {
     private final Path logFile;
     private final Path binDir;
     private final ServerAccount account;
-    private final String superuserPassword = randomPassword();
+    private final String superuserPassword;
     private final Thread shutdownHook = new Thread(this::close, "usher-pg-shutdown");
     private final OrphanGuard orphanGuard;
     /** The one TCP address PostgreSQL listens on (any 127.x.y.z works on Linux's loopback). */
@@ -114,8 +114,75 @@ public final class PostgresCluster implements AutoCloseable {
         return startNew("127.0.0.1", 0, extras);
     }
 
+    /**
+     * The bin/ directory replication tests run every cluster from (see {@link #startPrimaryOn}), or
+     * empty when no directory has pg_basebackup next to the server. Tests
+     * {@code assumeTrue(replicationBinDir().isPresent())}.
+     */
+    public static Optional<Path> replicationBinDir() {
+        return PgBinaries.replicationBinDir();
+    }
+
+    /**
+     * A new private cluster, as {@link #startNewOn}, from the binaries of {@link #replicationBinDir()}, so that
+     * {@link #startStandby} can copy it. Caller closes it.
+     */
+    public static PostgresCluster startPrimaryOn(String address, int port) {
+        Path bin = replicationBinDir().orElseThrow(() -> new IllegalStateException("no pg_basebackup next to a server"));
+        return startNew(bin, address, port, Extras.NONE);
+    }
+
+    /**
+     * A streaming standby of this cluster, made with {@code pg_basebackup -R} (which also writes
+     * standby.signal and primary_conninfo), listening on {@code address} and {@code port}, and started.
+     * Same superuser and password, same fixtures (they are replicated). Caller closes it.
+     */
+    public PostgresCluster startStandby(String address, int port) {
+        PostgresCluster standby = new PostgresCluster(binDir, account, address, port, superuserPassword);
+        try {
+            standby.copyFrom(this);
+            return standby;
+        } catch (RuntimeException | Error e) {
+            standby.close();
+            throw e;
+        }
+    }
+
+    private void copyFrom(PostgresCluster primary) {
+        try {
+            Files.createDirectories(socketDir);
+            account.handOver(directory);
+            String conninfo = "host=" + primary.host() + " port=" + primary.port() + " user=" + TestRoles.SUPERUSER
+                    + " password=" + superuserPassword + " sslmode=disable";
+            check("pg_basebackup", account.run(List.of(binDir.resolve("pg_basebackup").toString(), "-d", conninfo,
+                    "-D", dataDir.toString(), "-R", "-X", "stream", "-c", "fast"), directory, INITDB_TIMEOUT));
+            // the copied postgresql.conf names the primary's socket directory: this one wins (read later)
+            Files.writeString(dataDir.resolve("postgresql.conf"), "\nunix_socket_directories = '"
+                    + socketDir.toString().replace("'", "''") + "'\n", java.nio.file.StandardOpenOption.APPEND);
+            account.handOver(directory);
+            startOnFreePort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not set up the standby in " + directory, e);
+        }
+    }
+
+    /** pg_ctl promote: the standby leaves recovery and takes writes (waits until it does, at most 60 s). */
+    public synchronized void promote() {
+        check("pg_ctl promote", account.run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(),
+                "-w", "-t", Integer.toString(PG_CTL_WAIT_SECONDS), "promote"), directory, PG_CTL_TIMEOUT));
+    }
+
+    /** pg_ctl -m immediate stop: as if the machine died (no shutdown checkpoint). */
+    public synchronized void crash() {
+        stopWith("immediate");
+    }
+
     private static PostgresCluster startNew(String address, int port, Extras extras) {
-        PostgresCluster cluster = new PostgresCluster(PgBinaries.serverBinDir(), ServerAccount.detect(), address, port);
+        return startNew(PgBinaries.serverBinDir(), address, port, extras);
+    }
+
+    private static PostgresCluster startNew(Path binDir, String address, int port, Extras extras) {
+        PostgresCluster cluster = new PostgresCluster(binDir, ServerAccount.detect(), address, port);
         try {
             cluster.initialize(extras);
             return cluster;
@@ -138,6 +205,12 @@ public final class PostgresCluster implements AutoCloseable {
     }
 
     private PostgresCluster(Path binDir, ServerAccount account, String listenAddress, int requestedPort) {
+        this(binDir, account, listenAddress, requestedPort, randomPassword());
+    }
+
+    private PostgresCluster(Path binDir, ServerAccount account, String listenAddress, int requestedPort,
+                            String superuserPassword) {
+        this.superuserPassword = superuserPassword;
         this.binDir = binDir;
         this.account = account;
         this.listenAddress = listenAddress;
