@@ -1,0 +1,269 @@
+package io.usher.it;
+
+import io.usher.pool.Pool;
+import io.usher.testing.FaultProxy;
+import io.usher.testing.FaultProxy.Side;
+import io.usher.testing.PostgresCluster;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import static io.usher.it.Probes.awaitNoBackendsOfUser;
+import static io.usher.it.Probes.backendsOfUser;
+import static io.usher.it.Sql.one;
+import static io.usher.testing.TestRoles.APPDB;
+import static io.usher.testing.TestRoles.MD5;
+import static io.usher.testing.TestRoles.password;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Network faults injected by a {@link FaultProxy} between Usher and PostgreSQL ("server side") and between
+ * clients and Usher ("client side"), while two groups of {@link TokenClients} run: four connected straight
+ * to Usher and four through the client-side proxy. For each fault:
+ * <ul>
+ * <li>every client operation ends (result or error) within the configured timeouts: none hangs;</li>
+ * <li>no client ever gets another's token;</li>
+ * <li>once the fault is lifted the pool recovers by itself: every operation started after a short grace
+ * succeeds;</li>
+ * <li>faults on the client side cost the clients that go straight to Usher nothing;</li>
+ * <li>afterwards PostgreSQL's backends of the test user (pg_stat_activity) go back to the baseline, 0, as
+ * server_idle_timeout closes the idle servers: no server connection leaked, by Usher or behind the proxy.</li>
+ * </ul>
+ */
+class FaultInjectionTest {
+    /** Usher's timeouts, small: query_timeout, query_wait_timeout, server_connect_timeout (seconds). */
+    private static final double QUERY_TIMEOUT = 1.5;
+    private static final double QUERY_WAIT_TIMEOUT = 2;
+    private static final double CONNECT_TIMEOUT = 1;
+    /** The longest any one operation (connect included) may take: the timeouts above plus slack. */
+    private static final long OP_BOUND_MS = 7000;
+    /** pgjdbc's own socket timeout, the hang detector: far above OP_BOUND_MS. */
+    private static final int CLIENT_SOCKET_TIMEOUT_S = 30;
+    private static final int POOL_SIZE = 4;
+
+    private final PostgresCluster pg = PostgresCluster.shared();
+    private FaultProxy serverSide;
+    private FaultProxy clientSide;
+    private UsherInstance usher;
+
+    @BeforeEach
+    void start() {
+        awaitNoBackendsOfUser(pg, MD5);
+        serverSide = FaultProxy.start(pg.port());
+        usher = UsherInstance.builder(pg)
+                .database(APPDB, "host=127.0.0.1 port=" + serverSide.port() + " dbname=appdb")
+                .set("default_pool_size", POOL_SIZE)
+                .set("query_timeout", QUERY_TIMEOUT)
+                .set("query_wait_timeout", QUERY_WAIT_TIMEOUT)
+                .set("server_connect_timeout", CONNECT_TIMEOUT)
+                .set("server_login_retry", 0.5)
+                .set("server_idle_timeout", 0.5)
+                .set("client_login_timeout", 3)
+                .start();
+        clientSide = FaultProxy.start(usher.port());
+    }
+
+    @AfterEach
+    void stop() {
+        if (clientSide != null) {
+            clientSide.close();
+        }
+        if (usher != null) {
+            usher.close();
+        }
+        if (serverSide != null) {
+            serverSide.close();
+        }
+    }
+
+    private static Connection connect(int port) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("user", MD5);
+        p.setProperty("password", password(MD5));
+        p.setProperty("sslmode", "disable");
+        p.setProperty("connectTimeout", "10");
+        p.setProperty("loginTimeout", String.valueOf(CLIENT_SOCKET_TIMEOUT_S));
+        p.setProperty("socketTimeout", String.valueOf(CLIENT_SOCKET_TIMEOUT_S));
+        p.setProperty("assumeMinServerVersion", "12");
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + APPDB, p);
+    }
+
+    /**
+     * Runs the clients, applies {@code fault} to the proxy on {@code side} for {@code faultTime}, lifts it, and
+     * checks the promises of the class comment. Returns a one-line summary.
+     */
+    private String scenario(String name, boolean serverSideFault, Consumer<FaultProxy> fault, Duration faultTime)
+            throws Exception {
+        FaultProxy proxy = serverSideFault ? serverSide : clientSide;
+        Pool pool;
+        String summary;
+        try (Connection warm = connect(usher.port())) {
+            assertThat(one(warm, "SELECT 1")).isEqualTo("1");
+            pool = usher.usher().pools().pools().stream().filter(p -> p.key().database().equals(APPDB) && p.key().user().equals(MD5)).findFirst()
+                    .orElseThrow();
+        }
+        Duration maxRun = Duration.ofSeconds(60);
+        TokenClients direct = new TokenClients(() -> connect(usher.port()), "direct", 4, 0.01, maxRun);
+        TokenClients proxied = new TokenClients(() -> connect(clientSide.port()), "proxied", 4, 0.01, maxRun);
+        try (direct; proxied) {
+            Thread.sleep(600);
+            assertThat(direct.errorCount() + proxied.errorCount()).as("errors before the fault").isZero();
+            long t0 = System.nanoTime();
+            fault.accept(proxy);
+            Thread.sleep(faultTime.toMillis());
+            proxy.heal();
+            long healed = System.nanoTime();
+            // recovery: a new client through both paths gets an answer, by itself
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> {
+                try (Connection a = connect(usher.port()); Connection b = connect(clientSide.port())) {
+                    return one(a, "SELECT 'a'").equals("a") && one(b, "SELECT 'b'").equals("b");
+                }
+            });
+            long recoveredMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - healed);
+            // then every operation that starts (after a grace for clients that were failing) succeeds
+            long steady = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
+            Thread.sleep(1300);
+            direct.stop();
+            proxied.stop();
+            long[] directAfter = direct.outcomesSince(steady);
+            long[] proxiedAfter = proxied.outcomesSince(steady);
+            summary = String.format("%s (%s side, %d ms): %s; %s; recovered %d ms after the fault was lifted",
+                    name, serverSideFault ? "server" : "client", TimeUnit.NANOSECONDS.toMillis(healed - t0),
+                    direct, proxied, recoveredMs);
+            System.out.println("FAULT " + summary);
+
+            assertThat(direct.mismatches() + proxied.mismatches()).as("tokens of other clients: " + direct.mismatchSamples()
+                    + proxied.mismatchSamples()).isZero();
+            assertThat(Math.max(direct.maxOpMillis(), proxied.maxOpMillis())).as("longest operation (ms): " + summary)
+                    .isLessThan(OP_BOUND_MS);
+            assertThat(directAfter[1] + proxiedAfter[1]).as("operations failing after recovery: " + summary).isZero();
+            assertThat(directAfter[0]).as("direct operations after recovery").isPositive();
+            assertThat(proxiedAfter[0]).as("proxied operations after recovery").isPositive();
+            if (!serverSideFault) {
+                assertThat(direct.errorCount()).as("a client-side fault costs the direct clients nothing: " + summary).isZero();
+            }
+        }
+        // none leaked: Usher's servers and PostgreSQL's backends of the user back to 0 (server_idle_timeout)
+        await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(200))
+                .untilAsserted(() -> {
+                    assertThat(pool.serverCount()).as("Usher's servers").isZero();
+                    assertThat(backendsOfUser(pg, MD5)).as("PostgreSQL backends of " + MD5).isZero();
+                });
+        await().atMost(Duration.ofSeconds(5)).until(() -> usher.usher().clientCount() == 0);
+        return summary;
+    }
+
+    // --- server side: between Usher and PostgreSQL ---
+
+    @Test
+    void serverDelay() throws Exception {
+        scenario("delay 40 ms a chunk", true, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1500));
+    }
+
+    @Test
+    void serverStall() throws Exception {
+        scenario("stall", true, FaultProxy::stall, Duration.ofMillis(2500));
+    }
+
+    @Test
+    void serverDrop() throws Exception {
+        scenario("drop", true, FaultProxy::drop, Duration.ofMillis(2500));
+    }
+
+    @Test
+    void serverReset() throws Exception {
+        scenario("reset all, 3 times", true, p -> {
+            for (int i = 0; i < 3; i++) {
+                p.resetAll();
+                sleep(300);
+            }
+        }, Duration.ZERO);
+    }
+
+    @Test
+    void serverUnreachable() throws Exception {
+        scenario("reset all, then refuse new connections", true, p -> {
+            p.refuseNew(true);
+            p.resetAll();
+        }, Duration.ofMillis(2500));
+    }
+
+    @Test
+    void serverHalfCloseTowardsUsher() throws Exception {
+        scenario("FIN to Usher", true, p -> p.halfClose(Side.CLIENT), Duration.ofMillis(500));
+    }
+
+    @Test
+    void serverHalfCloseTowardsPostgres() throws Exception {
+        scenario("FIN to PostgreSQL", true, p -> p.halfClose(Side.TARGET), Duration.ofMillis(500));
+    }
+
+    @Test
+    void serverTruncatedResponse() throws Exception {
+        scenario("response cut after 7 bytes", true, p -> p.truncate(Side.CLIENT, 7), Duration.ofMillis(500));
+    }
+
+    @Test
+    void serverTruncatedRequest() throws Exception {
+        scenario("request cut after 3 bytes", true, p -> p.truncate(Side.TARGET, 3), Duration.ofMillis(500));
+    }
+
+    // --- client side: between clients and Usher ---
+
+    @Test
+    void clientDelay() throws Exception {
+        scenario("delay 40 ms a chunk", false, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1500));
+    }
+
+    @Test
+    void clientStall() throws Exception {
+        scenario("stall", false, FaultProxy::stall, Duration.ofMillis(2500));
+    }
+
+    @Test
+    void clientDrop() throws Exception {
+        scenario("drop", false, FaultProxy::drop, Duration.ofMillis(2500));
+    }
+
+    @Test
+    void clientReset() throws Exception {
+        scenario("reset all, 3 times", false, p -> {
+            for (int i = 0; i < 3; i++) {
+                p.resetAll();
+                sleep(300);
+            }
+        }, Duration.ZERO);
+    }
+
+    @Test
+    void clientHalfCloseTowardsUsher() throws Exception {
+        scenario("FIN to Usher", false, p -> p.halfClose(Side.TARGET), Duration.ofMillis(500));
+    }
+
+    @Test
+    void clientTruncatedRequest() throws Exception {
+        scenario("request cut after 3 bytes", false, p -> p.truncate(Side.TARGET, 3), Duration.ofMillis(500));
+    }
+
+    @Test
+    void clientTruncatedResponse() throws Exception {
+        scenario("response cut after 7 bytes", false, p -> p.truncate(Side.CLIENT, 7), Duration.ofMillis(500));
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
