@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -104,6 +105,10 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private volatile boolean closing;
     /** The address of the current (finally: the connected) attempt. */
     private volatile SocketAddress remote;
+    /** nanoTime the current attempt started: server_connect_timeout counts from it, login included. */
+    private long attemptStartNanos;
+    /** The login (and connect_query) completed and the pool was told. */
+    private boolean loggedIn;
 
     // ---- TLS (server_tls_sslmode) ----
     /** The TLS settings of the current attempt (taken when it starts; RELOAD may bring new ones). */
@@ -213,6 +218,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     private void connectTo(SocketAddress address) {
         remote = address;
+        attemptStartNanos = System.nanoTime();
         closeReason = null;
         boolean unix = address instanceof DomainSocketAddress;
         tls = endpoint.network().tls();
@@ -290,12 +296,44 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         channel = ctx.channel();
         state = State.LOGIN;
         login = new ServerLogin(this, endpoint);
+        armLoginTimer(channel);
         if (attemptTls) {
             awaitingSslAnswer = true;
             ctx.writeAndFlush(Messages.sslRequest());
             return;
         }
         ctx.writeAndFlush(login.startupMessage());
+    }
+
+    /**
+     * server_connect_timeout bounds the whole attempt, the login (and connect_query) included, as PgBouncer's
+     * janitor does for the servers of its new_server_list: a server that accepts the connection and then says
+     * nothing (a hung postmaster, a stalled link) must not hold a pool slot, and clients logging in must not
+     * wait, until the link comes back.
+     */
+    private void armLoginTimer(Channel ch) {
+        long timeout = TimeUnit.MILLISECONDS.toNanos(pool.settings().connectTimeoutMillis());
+        if (timeout <= 0) {
+            return;
+        }
+        long left = Math.max(0, attemptStartNanos + timeout - System.nanoTime());
+        loop.schedule(() -> loginTimedOut(ch, timeout), left, TimeUnit.NANOSECONDS);
+    }
+
+    private void loginTimedOut(Channel ch, long timeoutNanos) {
+        if (ch != channel || loggedIn || closing) {
+            return; // that attempt is over
+        }
+        PgError error = PgError.fatal(SqlState.CONNECTION_FAILURE, "pgbouncer cannot connect to server");
+        if (state == State.LOGIN) {
+            log.warn("S: {} {}: connect timeout: no login within server_connect_timeout ({} ms)", pool.key(), describe(),
+                    TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
+            attemptFailed(error, true);
+        } else if (state == State.INTERNAL) {
+            log.warn("S: {} {}: connect timeout: connect_query not done within server_connect_timeout ({} ms)",
+                    pool.key(), describe(), TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
+            loginFailed(error);
+        }
     }
 
     /**
@@ -510,12 +548,14 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     log.warn("S: {} connect_query failed: {}", pool.key(), err.message());
                     loginFailed(err);
                 } else {
+                    loggedIn = true;
                     pool.serverLoggedIn(this);
                 }
             });
             return;
         }
         state = State.IDLE;
+        loggedIn = true;
         pool.serverLoggedIn(this);
     }
 

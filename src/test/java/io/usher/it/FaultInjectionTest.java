@@ -217,6 +217,41 @@ class FaultInjectionTest {
         scenario("request cut after 3 bytes", true, p -> p.truncate(Side.TARGET, 3), Duration.ofMillis(500));
     }
 
+    // a server that accepts the connection and then says nothing (here: a stalled link; also a hung postmaster):
+    // server_connect_timeout bounds the login as well as the TCP connect, as in PgBouncer (new_server_list in
+    // janitor.c). Before, a silent login held its pool slot until the link came back, and a client logging in
+    // waited for the whole query_wait_timeout.
+    @Test
+    void silentServerLoginIsBoundedByServerConnectTimeout() throws Exception {
+        usher.close();
+        usher = UsherInstance.builder(pg)
+                .database(APPDB, "host=127.0.0.1 port=" + serverSide.port() + " dbname=appdb")
+                .set("default_pool_size", 2).set("server_connect_timeout", CONNECT_TIMEOUT)
+                .set("query_wait_timeout", 20).set("server_login_retry", 0.5).set("server_idle_timeout", 0.5).start();
+        serverSide.stall();
+        long t0 = System.nanoTime();
+        String outcome;
+        try (Connection c = connect(usher.port())) {
+            outcome = "ok " + one(c, "SELECT 1");
+        } catch (SQLException e) {
+            outcome = e.getSQLState() + " " + e.getMessage();
+        }
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+        System.out.println("client logging in while the server's login is silent, after " + ms + " ms: " + outcome);
+        assertThat(outcome).isEqualTo("08006 FATAL: pgbouncer cannot connect to server");
+        assertThat(ms).as("time to the error (ms); server_connect_timeout is %s s", CONNECT_TIMEOUT).isLessThan(4000);
+        Pool pool = usher.usher().pools().pools().stream().filter(p -> p.key().database().equals(APPDB)).findFirst()
+                .orElseThrow();
+        await().atMost(Duration.ofSeconds(5)).until(() -> pool.serverCount() == 0);
+        serverSide.heal();
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> {
+            try (Connection c = connect(usher.port())) {
+                return one(c, "SELECT 'back'").equals("back");
+            }
+        });
+        await().atMost(Duration.ofSeconds(15)).until(() -> pool.serverCount() == 0 && backendsOfUser(pg, MD5) == 0);
+    }
+
     // --- client side: between clients and Usher ---
 
     @Test
