@@ -172,9 +172,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                     processLogin();
                     return;
                 case LOOKUP:
-                    // nothing is due from the client before its password request; kept for then
+                    // nothing is due from the client before its password request; kept for then, but no
+                    // more than one password message: past that Usher stops reading until the lookup ends
                     inbound.writeBytes(buf);
                     buf.release();
+                    if (inbound.readableBytes() > MAX_LOGIN_MESSAGE + 5) {
+                        channel.config().setAutoRead(false);
+                    }
                     return;
                 case LOGIN_WAIT:
                 case READY:
@@ -635,6 +639,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (phase != Phase.LOOKUP) {
             return;
         }
+        channel.config().setAutoRead(true);
         if (answer.unavailable() != null) {
             fatal(answer.unavailable());
             return;

@@ -126,6 +126,59 @@ class HostileClientsTest {
         }
     }
 
+    // A client that floods Usher while its password is being looked up (auth_query, here held up by a stalled
+    // link to PostgreSQL): nothing is due from it then, and Usher stops reading it rather than keeping what comes.
+    // Before, every byte was kept until the lookup ended: hundreds of MB a second for up to client_login_timeout.
+    @Test
+    void floodDuringAuthQueryLookupIsNotBuffered() throws Exception {
+        try (io.usher.testing.FaultProxy link = io.usher.testing.FaultProxy.start(pg.port());
+             UsherInstance u = UsherInstance.builder(pg).userlist(MD5, null).set("auth_user", pg.superuser())
+                     .userlist(pg.superuser(), pg.superuserPassword())
+                     .database(APPDB, "host=127.0.0.1 port=" + link.port() + " dbname=appdb")
+                     .set("server_connect_timeout", 15).set("client_login_timeout", 8).start();
+             Socket s = new Socket("127.0.0.1", u.port())) {
+            link.stall();
+            JvmMemory before = JvmMemory.now();
+            OutputStream out = s.getOutputStream();
+            out.write(WireClient.startupPacket(Map.of("user", MD5, "database", APPDB)));
+            AtomicLong sent = new AtomicLong();
+            Thread flood = new Thread(() -> {
+                byte[] junk = new byte[64 * 1024];
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+                try {
+                    while (System.nanoTime() < end && sent.get() < 2_000_000_000L) {
+                        out.write(junk);
+                        sent.addAndGet(junk.length);
+                    }
+                } catch (IOException e) {
+                    // closed by Usher
+                }
+            });
+            flood.setDaemon(true);
+            flood.start();
+            Thread.sleep(3000);
+            JvmMemory during = JvmMemory.now();
+            long accepted = sent.get();
+            System.out.printf("HOSTILE flood during the auth_query lookup: %d MB written by the client in 3 s;"
+                    + " Usher's heap+direct growth %d MB%n", accepted / MB, during.growthSince(before) / MB);
+            assertThat(during.growthSince(before)).as("heap + direct growth while flooded").isLessThan(32 * MB);
+            assertThat(accepted).as("bytes the client got to write (socket buffers only)").isLessThan(64 * MB);
+            link.heal();
+            s.setSoTimeout(15_000);
+            // the lookup then finds junk where the password belongs: the client is closed with an error
+            DataInputStream in = new DataInputStream(s.getInputStream());
+            try {
+                while (in.read() >= 0) {
+                    // drain to the close
+                }
+            } catch (IOException e) {
+                // reset: closed too
+            }
+            flood.join(5000);
+            await().atMost(Duration.ofSeconds(10)).until(() -> u.usher().clientCount() == 0);
+        }
+    }
+
     // A burst of connection attempts past max_client_conn (50 clients logged in and idle hold every slot): each
     // attempt gets PgBouncer's 53300 error at once and is closed; none is left behind; heap and descriptors come
     // back; the 50 clients still work and a freed slot is usable again.
