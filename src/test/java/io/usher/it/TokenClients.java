@@ -36,6 +36,7 @@ final class TokenClients implements AutoCloseable {
     private final Connector connector;
     private final String label;
     private final double sleepSeconds;
+    private final long thinkMillis;
     private final AtomicBoolean stop = new AtomicBoolean();
     private final List<Thread> threads = new ArrayList<>();
     private final AtomicLong ok = new AtomicLong();
@@ -45,8 +46,17 @@ final class TokenClients implements AutoCloseable {
     private final ConcurrentLinkedQueue<String> mismatchSamples = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Op> ops = new ConcurrentLinkedQueue<>();
     private final long deadline;
+    /** The timeline keeps the latest operations only (a soak runs millions). */
+    private static final int MAX_OPS_KEPT = 200_000;
+    private final java.util.concurrent.atomic.AtomicInteger opCount = new java.util.concurrent.atomic.AtomicInteger();
 
     TokenClients(Connector connector, String label, int clients, double sleepSeconds, Duration maxRun) {
+        this(connector, label, clients, sleepSeconds, 0, maxRun);
+    }
+
+    /** As above, each client pausing {@code thinkMillis} between its operations. */
+    TokenClients(Connector connector, String label, int clients, double sleepSeconds, long thinkMillis, Duration maxRun) {
+        this.thinkMillis = thinkMillis;
         this.connector = connector;
         this.label = label;
         this.sleepSeconds = sleepSeconds;
@@ -98,8 +108,14 @@ final class TokenClients implements AutoCloseable {
             long t1 = System.nanoTime();
             maxOpNanos.accumulateAndGet(t1 - t0, Math::max);
             ops.add(new Op(t0, t1, good));
+            if (opCount.incrementAndGet() > MAX_OPS_KEPT) {
+                ops.poll();
+                opCount.decrementAndGet();
+            }
             if (!good) {
                 sleepQuietly(50);
+            } else if (thinkMillis > 0) {
+                sleepQuietly(ThreadLocalRandomHolder.jitter(thinkMillis));
             }
         }
         closeQuietly(c);
@@ -212,6 +228,13 @@ final class TokenClients implements AutoCloseable {
             } catch (SQLException ignored) {
                 // already broken
             }
+        }
+    }
+
+    /** A pause around {@code ms} (0.5 to 1.5 times), so clients do not march in step. */
+    private static final class ThreadLocalRandomHolder {
+        static long jitter(long ms) {
+            return ms / 2 + java.util.concurrent.ThreadLocalRandom.current().nextLong(ms + 1);
         }
     }
 
