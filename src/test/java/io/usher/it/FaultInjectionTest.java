@@ -115,7 +115,7 @@ class FaultInjectionTest {
         TokenClients direct = new TokenClients(() -> connect(usher.port()), "direct", 4, 0.01, maxRun);
         TokenClients proxied = new TokenClients(() -> connect(clientSide.port()), "proxied", 4, 0.01, maxRun);
         try (direct; proxied) {
-            Thread.sleep(600);
+            Thread.sleep(400);
             assertThat(direct.errorCount() + proxied.errorCount()).as("errors before the fault").isZero();
             long t0 = System.nanoTime();
             fault.accept(proxy);
@@ -130,8 +130,8 @@ class FaultInjectionTest {
             });
             long recoveredMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - healed);
             // then every operation that starts (after a grace for clients that were failing) succeeds
-            long steady = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(300);
-            Thread.sleep(1300);
+            long steady = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+            Thread.sleep(900);
             direct.stop();
             proxied.stop();
             long[] directAfter = direct.outcomesSince(steady);
@@ -166,17 +166,17 @@ class FaultInjectionTest {
 
     @Test
     void serverDelay() throws Exception {
-        scenario("delay 40 ms a chunk", true, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1500));
+        scenario("delay 40 ms a chunk", true, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1000));
     }
 
     @Test
     void serverStall() throws Exception {
-        scenario("stall", true, FaultProxy::stall, Duration.ofMillis(2500));
+        scenario("stall", true, FaultProxy::stall, Duration.ofMillis(2000));
     }
 
     @Test
     void serverDrop() throws Exception {
-        scenario("drop", true, FaultProxy::drop, Duration.ofMillis(2500));
+        scenario("drop", true, FaultProxy::drop, Duration.ofMillis(2000));
     }
 
     @Test
@@ -194,7 +194,7 @@ class FaultInjectionTest {
         scenario("reset all, then refuse new connections", true, p -> {
             p.refuseNew(true);
             p.resetAll();
-        }, Duration.ofMillis(2500));
+        }, Duration.ofMillis(2000));
     }
 
     @Test
@@ -256,17 +256,17 @@ class FaultInjectionTest {
 
     @Test
     void clientDelay() throws Exception {
-        scenario("delay 40 ms a chunk", false, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1500));
+        scenario("delay 40 ms a chunk", false, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1000));
     }
 
     @Test
     void clientStall() throws Exception {
-        scenario("stall", false, FaultProxy::stall, Duration.ofMillis(2500));
+        scenario("stall", false, FaultProxy::stall, Duration.ofMillis(2000));
     }
 
     @Test
     void clientDrop() throws Exception {
-        scenario("drop", false, FaultProxy::drop, Duration.ofMillis(2500));
+        scenario("drop", false, FaultProxy::drop, Duration.ofMillis(2000));
     }
 
     @Test
