@@ -220,6 +220,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         phase = Phase.CLOSED;
+        if (loginTimer != null) {
+            // a pending client_login_timeout task would keep this connection (and its channel) reachable until it
+            // fires: under a flood of short connections, client_login_timeout's worth of them
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
         if (timeoutTimer != null) {
             timeoutTimer.cancel(false);
             timeoutTimer = null;

@@ -234,6 +234,13 @@ class HostileClientsTest {
                 assertThat(TimeUnit.NANOSECONDS.toMillis(slowest.get())).as("slowest refusal (ms)").isLessThan(5000);
                 assertThat(after.growthSince(before)).as("heap + direct growth").isLessThan(32 * MB);
                 assertThat(fdsAfter).as("open descriptors after the burst").isLessThanOrEqualTo(fdsBefore + 10);
+                // nothing keeps the refused connections: before, each one's client_login_timeout task (5 s here, 60 s
+                // by default) held it, so a flood filled the heap at its rate times client_login_timeout
+                long live = JvmMemory.liveInstances("io.usher.client.ClientConnection");
+                System.out.println("HOSTILE burst: live ClientConnection objects after the burst: " + live);
+                if (live >= 0) {
+                    assertThat(live).as("ClientConnection objects still alive").isLessThanOrEqualTo(max + 5);
+                }
                 for (WireClient w : held) {
                     w.send(WireClient.query("SELECT 1"));
                     assertThat(w.readUntil('Z').payload()[0]).isEqualTo((byte) 'I');

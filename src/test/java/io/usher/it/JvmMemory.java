@@ -44,6 +44,32 @@ record JvmMemory(long heapAfterGc, long nettyDirect, long allocatorDirect, long 
         return Math.max(0, heapAfterGc - before.heapAfterGc) + Math.max(0, direct);
     }
 
+    /**
+     * Live instances of a class in this JVM after a full GC (jcmd GC.class_histogram, which collects first), or -1
+     * when the JDK has no jcmd.
+     */
+    static long liveInstances(String className) throws IOException, InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        if (!Files.isExecutable(jcmd)) {
+            return -1;
+        }
+        Process p = new ProcessBuilder(jcmd.toString(), String.valueOf(ProcessHandle.current().pid()), "GC.class_histogram")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (!p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+            p.destroyForcibly();
+            return -1;
+        }
+        for (String line : out.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            // " 4:   3005   745240  io.usher.client.ClientConnection"
+            if (f.length >= 4 && f[3].equals(className)) {
+                return Long.parseLong(f[1]);
+            }
+        }
+        return 0;
+    }
+
     /** Open file descriptors of this process. */
     static int openFds() {
         try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
