@@ -27,7 +27,10 @@ fi
 
 ./mvnw -B -q test-compile
 ./mvnw -B -q dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/soak-classpath.txt >/dev/null
-cp="$PWD/target/test-classes:$PWD/target/classes:$(cat target/soak-classpath.txt)"
+# a copy of the classes, so that a build during the soak does not change them under it
+rm -rf target/soak-classes && mkdir -p target/soak-classes
+cp -r target/classes target/soak-classes/main && cp -r target/test-classes target/soak-classes/test
+cp="$PWD/target/soak-classes/test:$PWD/target/soak-classes/main:$(cat target/soak-classpath.txt)"
 
 jvm=()
 for o in ${USHER_SOAK_JVM:-}; do jvm+=(--usher-jvm "$o"); done
