@@ -21,6 +21,7 @@ import static io.usher.it.Probes.backendsOfUser;
 import static io.usher.it.Sql.one;
 import static io.usher.testing.TestRoles.APPDB;
 import static io.usher.testing.TestRoles.MD5;
+import static io.usher.testing.TestRoles.OTHERDB;
 import static io.usher.testing.TestRoles.password;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -28,13 +29,15 @@ import static org.awaitility.Awaitility.await;
 /**
  * Network faults injected by a {@link FaultProxy} between Usher and PostgreSQL ("server side") and between
  * clients and Usher ("client side"), while two groups of {@link TokenClients} run: four connected straight
- * to Usher and four through the client-side proxy. For each fault:
+ * to Usher (database otherdb, a pool of its own) and four through the client-side proxy (appdb); both pools'
+ * servers go through the server-side proxy. For each fault:
  * <ul>
  * <li>every client operation ends (result or error) within the configured timeouts: none hangs;</li>
  * <li>no client ever gets another's token;</li>
  * <li>once the fault is lifted the pool recovers by itself: every operation started after a short grace
  * succeeds;</li>
- * <li>faults on the client side cost the clients that go straight to Usher nothing;</li>
+ * <li>faults on the client side cost the clients that go straight to Usher (another pool) nothing. (Clients
+ * of the same pool may wait: a client cut off in a transaction holds its server until query_timeout.)</li>
  * <li>afterwards PostgreSQL's backends of the test user (pg_stat_activity) go back to the baseline, 0, as
  * server_idle_timeout closes the idle servers: no server connection leaked, by Usher or behind the proxy.</li>
  * </ul>
@@ -61,6 +64,7 @@ class FaultInjectionTest {
         serverSide = FaultProxy.start(pg.port());
         usher = UsherInstance.builder(pg)
                 .database(APPDB, "host=127.0.0.1 port=" + serverSide.port() + " dbname=appdb")
+                .database(OTHERDB, "host=127.0.0.1 port=" + serverSide.port() + " dbname=otherdb")
                 .set("default_pool_size", POOL_SIZE)
                 .set("query_timeout", QUERY_TIMEOUT)
                 .set("query_wait_timeout", QUERY_WAIT_TIMEOUT)
@@ -86,6 +90,10 @@ class FaultInjectionTest {
     }
 
     private static Connection connect(int port) throws SQLException {
+        return connect(port, APPDB);
+    }
+
+    private static Connection connect(int port, String database) throws SQLException {
         Properties p = new Properties();
         p.setProperty("user", MD5);
         p.setProperty("password", password(MD5));
@@ -94,7 +102,7 @@ class FaultInjectionTest {
         p.setProperty("loginTimeout", String.valueOf(CLIENT_SOCKET_TIMEOUT_S));
         p.setProperty("socketTimeout", String.valueOf(CLIENT_SOCKET_TIMEOUT_S));
         p.setProperty("assumeMinServerVersion", "12");
-        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + APPDB, p);
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + database, p);
     }
 
     /**
@@ -104,15 +112,13 @@ class FaultInjectionTest {
     private String scenario(String name, boolean serverSideFault, Consumer<FaultProxy> fault, Duration faultTime)
             throws Exception {
         FaultProxy proxy = serverSideFault ? serverSide : clientSide;
-        Pool pool;
         String summary;
-        try (Connection warm = connect(usher.port())) {
+        try (Connection warm = connect(usher.port()); Connection warmOther = connect(usher.port(), OTHERDB)) {
             assertThat(one(warm, "SELECT 1")).isEqualTo("1");
-            pool = usher.usher().pools().pools().stream().filter(p -> p.key().database().equals(APPDB) && p.key().user().equals(MD5)).findFirst()
-                    .orElseThrow();
+            assertThat(one(warmOther, "SELECT 1")).isEqualTo("1");
         }
         Duration maxRun = Duration.ofSeconds(60);
-        TokenClients direct = new TokenClients(() -> connect(usher.port()), "direct", 4, 0.01, maxRun);
+        TokenClients direct = new TokenClients(() -> connect(usher.port(), OTHERDB), "direct", 4, 0.01, maxRun);
         TokenClients proxied = new TokenClients(() -> connect(clientSide.port()), "proxied", 4, 0.01, maxRun);
         try (direct; proxied) {
             Thread.sleep(400);
@@ -124,7 +130,7 @@ class FaultInjectionTest {
             long healed = System.nanoTime();
             // recovery: a new client through both paths gets an answer, by itself
             await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> {
-                try (Connection a = connect(usher.port()); Connection b = connect(clientSide.port())) {
+                try (Connection a = connect(usher.port(), OTHERDB); Connection b = connect(clientSide.port())) {
                     return one(a, "SELECT 'a'").equals("a") && one(b, "SELECT 'b'").equals("b");
                 }
             });
@@ -155,7 +161,8 @@ class FaultInjectionTest {
         // none leaked: Usher's servers and PostgreSQL's backends of the user back to 0 (server_idle_timeout)
         await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(200))
                 .untilAsserted(() -> {
-                    assertThat(pool.serverCount()).as("Usher's servers").isZero();
+                    assertThat(usher.usher().pools().pools().stream().mapToInt(Pool::serverCount).sum()).as("Usher's servers")
+                            .isZero();
                     assertThat(backendsOfUser(pg, MD5)).as("PostgreSQL backends of " + MD5).isZero();
                 });
         await().atMost(Duration.ofSeconds(5)).until(() -> usher.usher().clientCount() == 0);
