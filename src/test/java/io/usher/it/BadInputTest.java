@@ -196,6 +196,13 @@ class BadInputTest {
         w.loginMd5(MD5, io.usher.testing.TestRoles.password(MD5), "appdb");
     }
 
+    /** Logs in and opens a transaction that creates a temp table (a server left dirty unless Usher cleans it). */
+    private static void loginInATransaction(WireClient w, String table) throws Exception {
+        loginMd5(w);
+        w.send(WireClient.query("BEGIN; CREATE TEMP TABLE " + table + " (x text); INSERT INTO " + table + " VALUES ('1')"));
+        assertThat(w.readUntil('Z').payload()[0]).isEqualTo((byte) 'T');
+    }
+
     @Test
     void startupPacketWithoutItsTerminatorOrOverTheLimitIsRefused() throws Exception {
         try (UsherInstance u = onePool(pg)) {
@@ -276,9 +283,7 @@ class BadInputTest {
                     ByteBuffer.allocate(5).put((byte) 'Q').putInt(1_000_000).array(),
                     ByteBuffer.allocate(5).put((byte) 'Q').putInt(-7).array())) {
                 try (WireClient w = new WireClient(u.port())) {
-                    loginMd5(w);
-                    w.send(WireClient.query("BEGIN; CREATE TEMP TABLE t_bad (x int); INSERT INTO t_bad VALUES (1)"));
-                    assertThat(w.readUntil('Z').payload()[0]).isEqualTo((byte) 'T');
+                    loginInATransaction(w, "t_bad");
                     w.send(bad);
                     expectErrorAndClose(w, "08P01");
                 }
@@ -290,9 +295,7 @@ class BadInputTest {
     @Test
     void malformedExtendedProtocolMidPipelineLeavesTheServerClean() throws Exception {
         try (UsherInstance u = onePool(pg); WireClient w = new WireClient(u.port())) {
-            loginMd5(w);
-            w.send(WireClient.query("BEGIN; CREATE TEMP TABLE t_pipe (x int)"));
-            w.readUntil('Z');
+            loginInATransaction(w, "t_pipe");
             // Parse of a named statement, then a Bind whose body is cut short (it says 1 parameter format code
             // and carries none), then Sync
             byte[] parse = WireClient.message('P', "s1\0SELECT $1::int\0\0\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
@@ -312,9 +315,7 @@ class BadInputTest {
     @Test
     void oversizedCopyDataAbortsTheCopyAndLeavesTheServerClean() throws Exception {
         try (UsherInstance u = onePool(pg); WireClient w = new WireClient(u.port())) {
-            loginMd5(w);
-            w.send(WireClient.query("BEGIN; CREATE TEMP TABLE t_copy (x text)"));
-            w.readUntil('Z');
+            loginInATransaction(w, "t_copy");
             w.send(WireClient.query("COPY t_copy FROM STDIN"));
             assertThat(w.readUntil('G').type()).isEqualTo('G');
             w.send(WireClient.message('d', "row 1\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));

@@ -7,11 +7,14 @@ import io.usher.testing.PostgresCluster;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -169,61 +172,6 @@ class FaultInjectionTest {
         return summary;
     }
 
-    // --- server side: between Usher and PostgreSQL ---
-
-    @Test
-    void serverDelay() throws Exception {
-        scenario("delay 40 ms a chunk", true, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1000));
-    }
-
-    @Test
-    void serverStall() throws Exception {
-        scenario("stall", true, FaultProxy::stall, Duration.ofMillis(2000));
-    }
-
-    @Test
-    void serverDrop() throws Exception {
-        scenario("drop", true, FaultProxy::drop, Duration.ofMillis(2000));
-    }
-
-    @Test
-    void serverReset() throws Exception {
-        scenario("reset all, 3 times", true, p -> {
-            for (int i = 0; i < 3; i++) {
-                p.resetAll();
-                sleep(300);
-            }
-        }, Duration.ZERO);
-    }
-
-    @Test
-    void serverUnreachable() throws Exception {
-        scenario("reset all, then refuse new connections", true, p -> {
-            p.refuseNew(true);
-            p.resetAll();
-        }, Duration.ofMillis(2000));
-    }
-
-    @Test
-    void serverHalfCloseTowardsUsher() throws Exception {
-        scenario("FIN to Usher", true, p -> p.halfClose(Side.CLIENT), Duration.ofMillis(500));
-    }
-
-    @Test
-    void serverHalfCloseTowardsPostgres() throws Exception {
-        scenario("FIN to PostgreSQL", true, p -> p.halfClose(Side.TARGET), Duration.ofMillis(500));
-    }
-
-    @Test
-    void serverTruncatedResponse() throws Exception {
-        scenario("response cut after 7 bytes", true, p -> p.truncate(Side.CLIENT, 7), Duration.ofMillis(500));
-    }
-
-    @Test
-    void serverTruncatedRequest() throws Exception {
-        scenario("request cut after 3 bytes", true, p -> p.truncate(Side.TARGET, 3), Duration.ofMillis(500));
-    }
-
     // a server that accepts the connection and then says nothing (here: a stalled link; also a hung postmaster):
     // server_connect_timeout bounds the login as well as the TCP connect, as in PgBouncer (new_server_list in
     // janitor.c). Before, a silent login held its pool slot until the link came back, and a client logging in
@@ -259,46 +207,56 @@ class FaultInjectionTest {
         await().atMost(Duration.ofSeconds(15)).until(() -> pool.serverCount() == 0 && backendsOfUser(pg, MD5) == 0);
     }
 
-    // --- client side: between clients and Usher ---
-
-    @Test
-    void clientDelay() throws Exception {
-        scenario("delay 40 ms a chunk", false, p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1000));
+    /** A fault: what is done to the proxy, and for how long before it is lifted. */
+    record Fault(String name, Consumer<FaultProxy> apply, Duration time) {
+        @Override
+        public String toString() {
+            return name;
+        }
     }
 
-    @Test
-    void clientStall() throws Exception {
-        scenario("stall", false, FaultProxy::stall, Duration.ofMillis(2000));
+    private static final Fault DELAY = new Fault("delay 40 ms a chunk", p -> p.delay(Duration.ofMillis(40)), Duration.ofMillis(1000));
+    private static final Fault STALL = new Fault("stall", FaultProxy::stall, Duration.ofMillis(2000));
+    private static final Fault DROP = new Fault("drop", FaultProxy::drop, Duration.ofMillis(2000));
+    private static final Fault RESET = new Fault("reset all, 3 times", p -> {
+        for (int i = 0; i < 3; i++) {
+            p.resetAll();
+            sleep(300);
+        }
+    }, Duration.ZERO);
+    private static final Fault UNREACHABLE = new Fault("reset all, then refuse new connections", p -> {
+        p.refuseNew(true);
+        p.resetAll();
+    }, Duration.ofMillis(2000));
+    private static final Fault FIN_TO_CLIENT = new Fault("FIN towards the connecting side", p -> p.halfClose(Side.CLIENT),
+            Duration.ofMillis(500));
+    private static final Fault FIN_TO_TARGET = new Fault("FIN towards the target", p -> p.halfClose(Side.TARGET),
+            Duration.ofMillis(500));
+    private static final Fault CUT_RESPONSE = new Fault("response cut after 7 bytes", p -> p.truncate(Side.CLIENT, 7),
+            Duration.ofMillis(500));
+    private static final Fault CUT_REQUEST = new Fault("request cut after 3 bytes", p -> p.truncate(Side.TARGET, 3),
+            Duration.ofMillis(500));
+
+    /** Server side: between Usher and PostgreSQL (FIN towards the connecting side: towards Usher). */
+    static List<Fault> serverFaults() {
+        return List.of(DELAY, STALL, DROP, RESET, UNREACHABLE, FIN_TO_CLIENT, FIN_TO_TARGET, CUT_RESPONSE, CUT_REQUEST);
     }
 
-    @Test
-    void clientDrop() throws Exception {
-        scenario("drop", false, FaultProxy::drop, Duration.ofMillis(2000));
+    /** Client side: between clients and Usher (FIN towards the target: towards Usher). */
+    static List<Fault> clientFaults() {
+        return List.of(DELAY, STALL, DROP, RESET, FIN_TO_TARGET, CUT_REQUEST, CUT_RESPONSE);
     }
 
-    @Test
-    void clientReset() throws Exception {
-        scenario("reset all, 3 times", false, p -> {
-            for (int i = 0; i < 3; i++) {
-                p.resetAll();
-                sleep(300);
-            }
-        }, Duration.ZERO);
+    @ParameterizedTest(name = "server side: {0}")
+    @MethodSource("serverFaults")
+    void serverSide(Fault f) throws Exception {
+        scenario(f.name(), true, f.apply(), f.time());
     }
 
-    @Test
-    void clientHalfCloseTowardsUsher() throws Exception {
-        scenario("FIN to Usher", false, p -> p.halfClose(Side.TARGET), Duration.ofMillis(500));
-    }
-
-    @Test
-    void clientTruncatedRequest() throws Exception {
-        scenario("request cut after 3 bytes", false, p -> p.truncate(Side.TARGET, 3), Duration.ofMillis(500));
-    }
-
-    @Test
-    void clientTruncatedResponse() throws Exception {
-        scenario("response cut after 7 bytes", false, p -> p.truncate(Side.CLIENT, 7), Duration.ofMillis(500));
+    @ParameterizedTest(name = "client side: {0}")
+    @MethodSource("clientFaults")
+    void clientSide(Fault f) throws Exception {
+        scenario(f.name(), false, f.apply(), f.time());
     }
 
     private static void sleep(long ms) {
