@@ -109,6 +109,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private long attemptStartNanos;
     /** The login (and connect_query) completed and the pool was told. */
     private boolean loggedIn;
+    /** server_connect_timeout of the current attempt's login; cancelled once logged in. */
+    private io.netty.util.concurrent.ScheduledFuture<?> loginTimer;
 
     // ---- TLS (server_tls_sslmode) ----
     /** The TLS settings of the current attempt (taken when it starts; RELOAD may bring new ones). */
@@ -317,7 +319,15 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
             return;
         }
         long left = Math.max(0, attemptStartNanos + timeout - System.nanoTime());
-        loop.schedule(() -> loginTimedOut(ch, timeout), left, TimeUnit.NANOSECONDS);
+        cancelLoginTimer();
+        loginTimer = loop.schedule(() -> loginTimedOut(ch, timeout), left, TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelLoginTimer() {
+        if (loginTimer != null) {
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
     }
 
     private void loginTimedOut(Channel ch, long timeoutNanos) {
@@ -549,6 +559,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     loginFailed(err);
                 } else {
                     loggedIn = true;
+                    cancelLoginTimer();
                     pool.serverLoggedIn(this);
                 }
             });
@@ -556,6 +567,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         }
         state = State.IDLE;
         loggedIn = true;
+        cancelLoginTimer();
         pool.serverLoggedIn(this);
     }
 
