@@ -174,9 +174,13 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                     processLogin();
                     return;
                 case LOOKUP:
-                    // nothing is due from the client before its password request; kept for then
+                    // nothing is due from the client before its password request; kept for then, but no
+                    // more than one password message: past that Usher stops reading until the lookup ends
                     inbound.writeBytes(buf);
                     buf.release();
+                    if (inbound.readableBytes() > MAX_LOGIN_MESSAGE + 5) {
+                        channel.config().setAutoRead(false);
+                    }
                     return;
                 case LOGIN_WAIT:
                 case READY:
@@ -218,6 +222,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         phase = Phase.CLOSED;
+        if (loginTimer != null) {
+            // a pending client_login_timeout task would keep this connection (and its channel) reachable until it
+            // fires: under a flood of short connections, client_login_timeout's worth of them
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
         if (timeoutTimer != null) {
             timeoutTimer.cancel(false);
             timeoutTimer = null;
@@ -642,6 +652,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (phase != Phase.LOOKUP) {
             return;
         }
+        channel.config().setAutoRead(true);
         if (answer.unavailable() != null) {
             fatal(answer.unavailable());
             return;

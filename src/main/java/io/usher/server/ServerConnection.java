@@ -36,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -105,6 +106,12 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
     private volatile boolean closing;
     /** The address of the current (finally: the connected) attempt. */
     private volatile SocketAddress remote;
+    /** nanoTime the current attempt started: server_connect_timeout counts from it, login included. */
+    private long attemptStartNanos;
+    /** The login (and connect_query) completed and the pool was told. */
+    private boolean loggedIn;
+    /** server_connect_timeout of the current attempt's login; cancelled once logged in. */
+    private io.netty.util.concurrent.ScheduledFuture<?> loginTimer;
 
     // ---- target_session_attrs ----
     /** The role the server had when last asked (at login or at a recheck); null when never asked. */
@@ -233,6 +240,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     private void connectTo(SocketAddress address) {
         remote = address;
+        attemptStartNanos = System.nanoTime();
         closeReason = null;
         boolean unix = address instanceof DomainSocketAddress;
         tls = endpoint.network().tls();
@@ -310,12 +318,52 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         channel = ctx.channel();
         state = State.LOGIN;
         login = new ServerLogin(this, endpoint);
+        armLoginTimer(channel);
         if (attemptTls) {
             awaitingSslAnswer = true;
             ctx.writeAndFlush(Messages.sslRequest());
             return;
         }
         ctx.writeAndFlush(login.startupMessage());
+    }
+
+    /**
+     * server_connect_timeout bounds the whole attempt, the login (and connect_query) included, as PgBouncer's
+     * janitor does for the servers of its new_server_list: a server that accepts the connection and then says
+     * nothing (a hung postmaster, a stalled link) must not hold a pool slot, and clients logging in must not
+     * wait, until the link comes back.
+     */
+    private void armLoginTimer(Channel ch) {
+        long timeout = TimeUnit.MILLISECONDS.toNanos(pool.settings().connectTimeoutMillis());
+        if (timeout <= 0) {
+            return;
+        }
+        long left = Math.max(0, attemptStartNanos + timeout - System.nanoTime());
+        cancelLoginTimer();
+        loginTimer = loop.schedule(() -> loginTimedOut(ch, timeout), left, TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelLoginTimer() {
+        if (loginTimer != null) {
+            loginTimer.cancel(false);
+            loginTimer = null;
+        }
+    }
+
+    private void loginTimedOut(Channel ch, long timeoutNanos) {
+        if (ch != channel || loggedIn || closing) {
+            return; // that attempt is over
+        }
+        PgError error = PgError.fatal(SqlState.CONNECTION_FAILURE, "pgbouncer cannot connect to server");
+        if (state == State.LOGIN) {
+            log.warn("S: {} {}: connect timeout: no login within server_connect_timeout ({} ms)", pool.key(), describe(),
+                    TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
+            attemptFailed(error, true);
+        } else if (state == State.INTERNAL) {
+            log.warn("S: {} {}: connect timeout: connect_query not done within server_connect_timeout ({} ms)",
+                    pool.key(), describe(), TimeUnit.NANOSECONDS.toMillis(timeoutNanos));
+            loginFailed(error);
+        }
     }
 
     /**
@@ -540,12 +588,16 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     log.warn("S: {} connect_query failed: {}", pool.key(), err.message());
                     loginFailed(err);
                 } else {
+                    loggedIn = true;
+                    cancelLoginTimer();
                     pool.serverLoggedIn(this);
                 }
             });
             return;
         }
         state = State.IDLE;
+        loggedIn = true;
+        cancelLoginTimer();
         pool.serverLoggedIn(this);
     }
 

@@ -1,14 +1,8 @@
 package io.usher.it;
 
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
-import io.netty.buffer.PooledByteBufAllocator;
-import io.netty.util.internal.PlatformDependent;
 import io.usher.testing.PostgresCluster;
 import org.junit.jupiter.api.Test;
 
-import java.lang.management.BufferPoolMXBean;
-import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.time.Duration;
@@ -26,43 +20,9 @@ class BackpressureTest {
     private static final int ROWS = 300_000;
     private static final int WIDTH = 1000;
     private static final String BIG_QUERY = "SELECT repeat('x', " + WIDTH + ") FROM generate_series(1, " + ROWS + ")";
-    private static final long MB = 1024 * 1024;
+    private static final long MB = JvmMemory.MB;
 
     private final PostgresCluster pg = PostgresCluster.shared();
-
-    /** What this JVM (which runs Usher) holds: heap after GC and direct memory, as far as Netty and the JDK count it. */
-    private record Memory(long heapAfterGc, long nettyDirect, long allocatorDirect, long pooledAllocatorDirect, long jdkDirect) {
-        static Memory now() throws InterruptedException {
-            for (int i = 0; i < 3; i++) {
-                System.gc();
-                Thread.sleep(100);
-            }
-            long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
-            long allocator = ByteBufAllocator.DEFAULT instanceof ByteBufAllocatorMetricProvider p
-                    ? p.metric().usedDirectMemory() + p.metric().usedHeapMemory() : 0;
-            long pooled = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
-            long jdk = 0;
-            for (BufferPoolMXBean b : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
-                if (b.getName().equals("direct")) {
-                    jdk = b.getMemoryUsed();
-                }
-            }
-            return new Memory(heap, Math.max(0, PlatformDependent.usedDirectMemory()), allocator, pooled, jdk);
-        }
-
-        /** The largest growth of any of the counters, plus the heap's. */
-        long growthSince(Memory before) {
-            long direct = Math.max(Math.max(nettyDirect - before.nettyDirect, allocatorDirect - before.allocatorDirect),
-                    Math.max(pooledAllocatorDirect - before.pooledAllocatorDirect, jdkDirect - before.jdkDirect));
-            return Math.max(0, heapAfterGc - before.heapAfterGc) + Math.max(0, direct);
-        }
-
-        @Override
-        public String toString() {
-            return String.format("heap %d MB, netty direct %d MB, default allocator %d MB, pooled allocator %d MB, jdk direct %d MB",
-                    heapAfterGc / MB, nettyDirect / MB, allocatorDirect / MB, pooledAllocatorDirect / MB, jdkDirect / MB);
-        }
-    }
 
     // a ~300 MB result to a client that reads nothing is not buffered in Usher; other clients are served meanwhile;
     // the stalled client later gets every row
@@ -74,7 +34,7 @@ class BackpressureTest {
              WireClient slow = new WireClient(u.port())) {
             assertThat(one(other, "SELECT 1")).isEqualTo("1");
             slow.loginTrust(MD5, APPDB);
-            Memory before = Memory.now();
+            JvmMemory before = JvmMemory.now();
 
             slow.send(WireClient.query(BIG_QUERY));
             // PostgreSQL ends up blocked writing to Usher: Usher stopped reading its server
@@ -88,7 +48,7 @@ class BackpressureTest {
             assertThat(one(other, "SELECT 40 + 2")).isEqualTo("42");
             assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).as("other client's query (ms)").isLessThan(3000);
 
-            Memory during = Memory.now();
+            JvmMemory during = JvmMemory.now();
             long growth = during.growthSince(before);
             System.out.println("before: " + before + "\nstalled: " + during + "\ngrowth: " + growth / MB + " MB");
             assertThat(growth).as("memory growth while the client reads nothing (bytes); result is ~%d MB", ROWS * (long) WIDTH / MB)
@@ -117,7 +77,7 @@ class BackpressureTest {
             slow.send(WireClient.query("SELECT 'still here'"));
             assertThat(slow.readUntil('D').text()).contains("still here");
             assertThat(slow.readUntil('Z').payload()[0]).isEqualTo((byte) 'I');
-            System.out.println("after: " + Memory.now());
+            System.out.println("after: " + JvmMemory.now());
         }
     }
 }

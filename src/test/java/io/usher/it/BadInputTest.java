@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.sql.Connection;
+import java.util.List;
 import java.util.Map;
 
 import static io.usher.it.Sql.one;
@@ -161,6 +162,183 @@ class BadInputTest {
                     e.loginTrust(TRUST, "limited");
                 }
             });
+        }
+    }
+
+    // ---- every phase: startup, cancel, authentication, in a transaction, extended protocol, COPY, waiting ----
+
+    /** Usher with md5 logins, one server, small max_packet_size. */
+    private static UsherInstance onePool(PostgresCluster pg) {
+        return UsherInstance.builder(pg).set("default_pool_size", 1).set("max_packet_size", 65536)
+                .set("query_wait_timeout", 10).start();
+    }
+
+    /** Reads until an ErrorResponse; it must carry this SQLSTATE, and the connection must then be closed. */
+    private static WireClient.Message expectErrorAndClose(WireClient w, String sqlState) throws Exception {
+        WireClient.Message m = w.readUntil('E');
+        assertThat(m.fields().get('C')).as("SQLSTATE of " + m.fields()).isEqualTo(sqlState);
+        assertThat(w.closedWithin(5000)).as("closed after the error").isTrue();
+        return m;
+    }
+
+    /** The one server of the pool is clean for the next client: no transaction, no temp table, no open COPY. */
+    private static void assertNextClientGetsACleanServer(UsherInstance u) throws Exception {
+        try (Connection c = u.connect(MD5, "appdb")) {
+            assertThat(one(c, "SELECT pg_current_xact_id_if_assigned() IS NULL")).isEqualTo("t");
+            assertThat(one(c, "SELECT count(*) FROM pg_class WHERE relpersistence = 't'")).isEqualTo("0");
+            assertThat(one(c, "SELECT 'fine'")).isEqualTo("fine");
+        }
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> u.usher().clientCount() == 0);
+    }
+
+    /** Logs in as u_md5 with its password (md5 exchange), up to ReadyForQuery. */
+    private static void loginMd5(WireClient w) throws Exception {
+        w.loginMd5(MD5, io.usher.testing.TestRoles.password(MD5), "appdb");
+    }
+
+    /** Logs in and opens a transaction that creates a temp table (a server left dirty unless Usher cleans it). */
+    private static void loginInATransaction(WireClient w, String table) throws Exception {
+        loginMd5(w);
+        w.send(WireClient.query("BEGIN; CREATE TEMP TABLE " + table + " (x text); INSERT INTO " + table + " VALUES ('1')"));
+        assertThat(w.readUntil('Z').payload()[0]).isEqualTo((byte) 'T');
+    }
+
+    @Test
+    void startupPacketWithoutItsTerminatorOrOverTheLimitIsRefused() throws Exception {
+        try (UsherInstance u = onePool(pg)) {
+            try (WireClient w = new WireClient(u.port())) {
+                // user=u_md5 with the value's NUL and the list's final NUL missing
+                byte[] kv = "user\0u_md5".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                w.send(ByteBuffer.allocate(8 + kv.length).putInt(8 + kv.length).putInt(196608).put(kv).array());
+                expectErrorAndClose(w, "08P01");
+            }
+            try (WireClient w = new WireClient(u.port())) {
+                // 10,001 bytes: one over PostgreSQL's MAX_STARTUP_PACKET_LENGTH, all of it sent
+                ByteBuffer b = ByteBuffer.allocate(10001).putInt(10001).putInt(196608);
+                w.send(b.array());
+                expectErrorAndClose(w, "08P01");
+            }
+            assertNextClientGetsACleanServer(u);
+        }
+    }
+
+    @Test
+    void malformedCancelRequestsCancelNothing() throws Exception {
+        try (UsherInstance u = onePool(pg); Connection busy = u.connect(MD5, "appdb")) {
+            java.util.concurrent.CompletableFuture<String> sleeping = Sql.oneAsync(busy, "SELECT 'slept' FROM pg_sleep(1.5)");
+            Thread.sleep(300);
+            try (WireClient w = new WireClient(u.port())) {
+                // a cancel request 4 bytes short
+                w.send(ByteBuffer.allocate(12).putInt(12).putInt(80877102).putInt(1).array());
+                assertThat(w.closedWithin(5000)).isTrue();
+            }
+            try (WireClient w = new WireClient(u.port())) {
+                // well formed, a key nobody has
+                w.send(ByteBuffer.allocate(16).putInt(16).putInt(80877102).putInt(12345).putInt(67890).array());
+                assertThat(w.closedWithin(5000)).isTrue();
+            }
+            assertThat(sleeping.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo("slept");
+        }
+    }
+
+    @Test
+    void badPasswordMessagesCloseTheLogin() throws Exception {
+        try (UsherInstance u = onePool(pg)) {
+            byte[] startup = WireClient.startupPacket(Map.of("user", MD5, "database", "appdb"));
+            try (WireClient w = new WireClient(u.port())) {
+                // a query where the password belongs
+                w.send(startup);
+                assertThat(w.read().type()).isEqualTo('R');
+                w.send(WireClient.query("SELECT 1"));
+                expectErrorAndClose(w, "08P01");
+            }
+            try (WireClient w = new WireClient(u.port())) {
+                // a password message that says it is 100 MB long
+                w.send(startup);
+                assertThat(w.read().type()).isEqualTo('R');
+                w.send(ByteBuffer.allocate(5).put((byte) 'p').putInt(100_000_000).array());
+                expectErrorAndClose(w, "08P01");
+            }
+            try (WireClient w = new WireClient(u.port())) {
+                // a password message with a length below its own header
+                w.send(startup);
+                assertThat(w.read().type()).isEqualTo('R');
+                w.send(ByteBuffer.allocate(5).put((byte) 'p').putInt(3).array());
+                expectErrorAndClose(w, "08P01");
+            }
+            try (WireClient w = new WireClient(u.port())) {
+                // half a password message, then the client goes away
+                w.send(startup);
+                assertThat(w.read().type()).isEqualTo('R');
+                w.send(ByteBuffer.allocate(7).put((byte) 'p').putInt(40).put((byte) 'm').put((byte) 'd').array());
+            }
+            assertNextClientGetsACleanServer(u);
+        }
+    }
+
+    @Test
+    void malformedAndOversizedMessagesInATransactionLeaveTheServerClean() throws Exception {
+        try (UsherInstance u = onePool(pg)) {
+            for (byte[] bad : List.of(WireClient.message('y', new byte[] {1}),
+                    ByteBuffer.allocate(5).put((byte) 'Q').putInt(1_000_000).array(),
+                    ByteBuffer.allocate(5).put((byte) 'Q').putInt(-7).array())) {
+                try (WireClient w = new WireClient(u.port())) {
+                    loginInATransaction(w, "t_bad");
+                    w.send(bad);
+                    expectErrorAndClose(w, "08P01");
+                }
+                assertNextClientGetsACleanServer(u);
+            }
+        }
+    }
+
+    @Test
+    void malformedExtendedProtocolMidPipelineLeavesTheServerClean() throws Exception {
+        try (UsherInstance u = onePool(pg); WireClient w = new WireClient(u.port())) {
+            loginInATransaction(w, "t_pipe");
+            // Parse of a named statement, then a Bind whose body is cut short (it says 1 parameter format code
+            // and carries none), then Sync
+            byte[] parse = WireClient.message('P', "s1\0SELECT $1::int\0\0\0".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            byte[] bind = WireClient.message('B', new byte[] {0, 's', '1', 0, 0, 1});
+            byte[] sync = WireClient.message('S', new byte[0]);
+            ByteBuffer all = ByteBuffer.allocate(parse.length + bind.length + sync.length).put(parse).put(bind).put(sync);
+            w.send(all.array());
+            WireClient.Message m = w.readUntil('E');
+            System.out.println("malformed Bind: " + m.fields());
+            assertThat(m.fields().get('C')).isEqualTo("08P01");
+            // PostgreSQL reports it; the transaction is failed or gone; either way the client is done with it
+            w.close();
+            assertNextClientGetsACleanServer(u);
+        }
+    }
+
+    @Test
+    void oversizedCopyDataAbortsTheCopyAndLeavesTheServerClean() throws Exception {
+        try (UsherInstance u = onePool(pg); WireClient w = new WireClient(u.port())) {
+            loginInATransaction(w, "t_copy");
+            w.send(WireClient.query("COPY t_copy FROM STDIN"));
+            assertThat(w.readUntil('G').type()).isEqualTo('G');
+            w.send(WireClient.message('d', "row 1\n".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            w.send(ByteBuffer.allocate(5).put((byte) 'd').putInt(10_000_000).array()); // over max_packet_size
+            expectErrorAndClose(w, "08P01");
+            assertNextClientGetsACleanServer(u);
+        }
+    }
+
+    @Test
+    void oversizedMessageWhileWaitingForAServerIsRefusedAtOnce() throws Exception {
+        try (UsherInstance u = onePool(pg); Connection holder = u.connect(MD5, "appdb"); WireClient w = new WireClient(u.port())) {
+            holder.setAutoCommit(false);
+            assertThat(one(holder, "SELECT 'holding the one server'")).isNotNull();
+            loginMd5(w);
+            long t0 = System.nanoTime();
+            w.send(ByteBuffer.allocate(5).put((byte) 'Q').putInt(10_000_000).array());
+            expectErrorAndClose(w, "08P01");
+            assertThat((System.nanoTime() - t0) / 1_000_000).as("ms to the refusal").isLessThan(3000);
+            holder.rollback();
+        }
+        try (UsherInstance u = onePool(pg)) {
+            assertNextClientGetsACleanServer(u);
         }
     }
 }

@@ -93,7 +93,8 @@ public final class UsherInstance implements AutoCloseable {
             return this;
         }
 
-        public UsherInstance start() {
+        /** Writes pgbouncer.ini and userlist.txt into a new directory; returns the ini and the port it names. */
+        public Config writeConfig() {
             try {
                 Path dir = Files.createTempDirectory("usher-it-");
                 Path ul = dir.resolve("userlist.txt");
@@ -118,8 +119,17 @@ public final class UsherInstance implements AutoCloseable {
                 settings.forEach((k, v) -> ini.append(k).append(" = ").append(v).append('\n'));
                 Path iniFile = dir.resolve("pgbouncer.ini");
                 Files.writeString(iniFile, ini);
-                Usher usher = Usher.start(UsherConfig.load(iniFile));
-                return new UsherInstance(usher, dir, port);
+                return new Config(iniFile, port);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        public UsherInstance start() {
+            Config c = writeConfig();
+            try {
+                Usher usher = Usher.start(UsherConfig.load(c.ini()));
+                return new UsherInstance(usher, c.ini().getParent(), c.port());
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             } catch (Exception e) {
@@ -127,6 +137,9 @@ public final class UsherInstance implements AutoCloseable {
             }
         }
     }
+
+    /** A written configuration: the pgbouncer.ini (userlist.txt next to it) and the port Usher will listen on. */
+    public record Config(Path ini, int port) {}
 
     public int port() {
         return port;

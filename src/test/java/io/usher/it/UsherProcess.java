@@ -35,8 +35,14 @@ final class UsherProcess implements AutoCloseable {
     }
 
     static UsherProcess start(Path dir, Map<String, String> env, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "io.usher.cli.Main"));
+        return start(dir, env, List.of(), args);
+    }
+
+    /** As {@link #start(Path, Map, String...)}, with JVM options ({@code -Xmx1g}, {@code -D...}) before the class. */
+    static UsherProcess start(Path dir, Map<String, String> env, List<String> jvmOptions, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.usher.cli.Main"));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile(dir, "stdout-", ".txt");
         Path err = Files.createTempFile(dir, "stderr-", ".txt");

@@ -111,6 +111,46 @@ public final class WireClient implements AutoCloseable {
         }
     }
 
+    /** Logs in with an md5 password exchange and reads up to ReadyForQuery (status 'I'). */
+    public void loginMd5(String user, String password, String database) throws IOException {
+        send(startupPacket(Map.of("user", user, "database", database)));
+        Message r = read();
+        if (r.type() != 'R' || r.payload().length != 8 || ByteBuffer.wrap(r.payload()).getInt() != 5) {
+            throw new IOException("expected an md5 password request, got " + r.type() + " " + r.fields());
+        }
+        byte[] salt = java.util.Arrays.copyOfRange(r.payload(), 4, 8);
+        String hash = io.usher.auth.Md5Password.response(io.usher.auth.Md5Password.encrypt(user, password), salt);
+        send(message('p', (hash + "\0").getBytes(StandardCharsets.UTF_8)));
+        Message m = readUntilOneOf('Z', 'E');
+        if (m.type() == 'E') {
+            throw new IOException("login failed: " + m.fields());
+        }
+        if (m.payload()[0] != 'I') {
+            throw new IOException("unexpected status " + (char) m.payload()[0]);
+        }
+    }
+
+    /** Reads until a message of one of these types (returned) arrives. */
+    public Message readUntilOneOf(char a, char b) throws IOException {
+        while (true) {
+            Message m = read();
+            if (m.type() == a || m.type() == b) {
+                return m;
+            }
+        }
+    }
+
+    /** Sets the read timeout of the socket. */
+    public void timeout(int millis) throws IOException {
+        socket.setSoTimeout(millis);
+    }
+
+    /** Closes with a reset (SO_LINGER 0) instead of a FIN. */
+    public void reset() throws IOException {
+        socket.setSoLinger(true, 0);
+        socket.close();
+    }
+
     /** True if the server closed the connection within the timeout. */
     public boolean closedWithin(int millis) throws IOException {
         socket.setSoTimeout(millis);
