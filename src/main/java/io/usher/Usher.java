@@ -720,8 +720,10 @@ public final class Usher implements AutoCloseable {
             return;
         }
         boolean done;
-        if (!acceptedNotActive.isEmpty() || listeners.stream().anyMatch(ch -> ch.isOpen() && !isUnixListener(ch))) {
-            // a connection accepted before the listener closed is served like any other
+        if (!acceptedNotActive.isEmpty()
+                || !handedOver && listeners.stream().anyMatch(ch -> ch.isOpen() && !isUnixListener(ch))) {
+            // a connection accepted before the listener closed is served like any other (after a
+            // takeover the listeners stay open, in the successor's hands)
             done = false;
         } else if (mode == ShutdownMode.WAIT_FOR_CLIENTS) {
             done = clients.stream().noneMatch(c -> !io.usher.admin.AdminConsole.DATABASE.equals(c.database()));
