@@ -116,7 +116,7 @@ public final class LogSetup {
             file.setName(LOGFILE);
             file.setFile(path);
             file.setAppend(true);
-            file.setEncoder(encoder(ctx));
+            file.setEncoder(encoder(ctx, format));
             file.start();
             if (file.isStarted()) {
                 if (current != null) {
@@ -186,10 +186,6 @@ public final class LogSetup {
         console.setEncoder(encoder(ctx, format));
         console.start();
         return console;
-    }
-
-    private static Encoder<ILoggingEvent> encoder(LoggerContext ctx) {
-        return encoder(ctx, format);
     }
 
     private static Encoder<ILoggingEvent> encoder(LoggerContext ctx, Format format) {

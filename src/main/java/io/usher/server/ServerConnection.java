@@ -273,15 +273,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      */
     private void attemptFailed(PgError error, boolean retryable) {
         lastFailure = error;
-        Channel old = channel;
-        channel = null;
-        login = null;
-        scanner.release();
-        scanner = new MessageScanner(MAX_SERVER_MESSAGE);
-        parameters.clear();
-        if (old != null) {
-            old.close();
-        }
+        dropAttempt();
         if (!retryable || closing) {
             if (hostIndex >= 0) {
                 pool.hostCursor().failed(hostList, hostIndex);
@@ -295,6 +287,19 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                     addressPos < addresses.size() ? "address" : "host");
         }
         nextAddress();
+    }
+
+    /** Closes the current attempt's socket and forgets what it read, before another attempt or giving up. */
+    private void dropAttempt() {
+        Channel old = channel;
+        channel = null;
+        login = null;
+        scanner.release();
+        scanner = new MessageScanner(MAX_SERVER_MESSAGE);
+        parameters.clear();
+        if (old != null) {
+            old.close();
+        }
     }
 
     private void giveUp(PgError error) {
@@ -428,16 +433,8 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
                 && !(remote instanceof DomainSocketAddress) && !closing) {
             log.info("S: {} {}: plain login refused ({}), trying again with TLS (server_tls_sslmode = allow)",
                     pool.key(), describe(), error.message());
-            Channel old = channel;
-            channel = null;
-            login = null;
-            scanner.release();
-            scanner = new MessageScanner(MAX_SERVER_MESSAGE);
-            parameters.clear();
+            dropAttempt();
             state = State.CONNECTING;
-            if (old != null) {
-                old.close();
-            }
             allowRetry = true;
             connectTo(remote);
             return;

@@ -79,36 +79,21 @@ class AuthQueryTest {
                 .userlist(AUTH_USER, AUTH_PW);
     }
 
-    private static String whoami(Connection c) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT current_user || '@' || current_database()")) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
-
-    private static SQLException loginError(UsherInstance u, String user, String password, String db) {
-        try (Connection c = u.connect(user, password, db, new Properties())) {
-            throw new AssertionError("login of " + user + " succeeded");
-        } catch (SQLException e) {
-            return e;
-        }
-    }
-
     @Test
     void md5AndScramUsersFromPgAuthidAsSuperuser() throws Exception {
         for (String authType : new String[] {"md5", "scram-sha-256"}) {
             try (UsherInstance u = superuserLookup(authType).set("admin_users", pg.superuser()).start()) {
                 if (authType.equals("md5")) {
                     try (Connection c = u.connect(MD5, "appdb")) {
-                        assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                        assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
                     }
                 }
                 // only the verifier is known: the server login uses the client's SCRAM keys
                 try (Connection c = u.connect(SCRAM, "appdb")) {
-                    assertThat(whoami(c)).isEqualTo("u_scram@appdb");
+                    assertThat(Sql.whoami(c)).isEqualTo("u_scram@appdb");
                 }
                 try (Connection c = u.connect(SCRAM, "otherdb")) {
-                    assertThat(whoami(c)).isEqualTo("u_scram@otherdb");
+                    assertThat(Sql.whoami(c)).isEqualTo("u_scram@otherdb");
                 }
                 // users learnt through auth_query are listed by SHOW USERS, as PgBouncer lists them
                 Properties simple = new Properties();
@@ -129,10 +114,10 @@ class AuthQueryTest {
     void securityDefinerFunctionAsUnprivilegedAuthUser() throws Exception {
         try (UsherInstance u = functionLookup("md5").start()) {
             try (Connection c = u.connect(MD5, "appdb")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
             }
             try (Connection c = u.connect(SCRAM, "appdb")) {
-                assertThat(whoami(c)).isEqualTo("u_scram@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_scram@appdb");
             }
             // the server connections of the pool log in again with what the query returned
             try (Connection a = u.connect(SCRAM, "appdb"); Connection b = u.connect(SCRAM, "appdb");
@@ -150,8 +135,8 @@ class AuthQueryTest {
     @Test
     void wrongPasswordAndUnknownUserFailAlike() throws Exception {
         try (UsherInstance u = functionLookup("scram-sha-256").start()) {
-            SQLException wrong = loginError(u, SCRAM, "wrong", "appdb");
-            SQLException ghost = loginError(u, "aq_ghost", "wrong", "appdb");
+            SQLException wrong = Sql.loginError(u, SCRAM, "wrong", "appdb");
+            SQLException ghost = Sql.loginError(u, "aq_ghost", "wrong", "appdb");
             assertThat(wrong.getSQLState()).isEqualTo("28P01");
             assertThat(ghost.getSQLState()).isEqualTo(wrong.getSQLState());
             assertThat(ghost.getMessage()).isEqualTo(wrong.getMessage()).contains("SASL authentication failed");
@@ -166,14 +151,14 @@ class AuthQueryTest {
             }
         }
         try (UsherInstance u = superuserLookup("md5").start()) {
-            SQLException wrong = loginError(u, MD5, "wrong", "appdb");
-            SQLException ghost = loginError(u, "aq_ghost", "wrong", "appdb");
+            SQLException wrong = Sql.loginError(u, MD5, "wrong", "appdb");
+            SQLException ghost = Sql.loginError(u, "aq_ghost", "wrong", "appdb");
             assertThat(wrong.getSQLState()).isEqualTo("28P01");
             assertThat(ghost.getSQLState()).isEqualTo("28P01");
             assertThat(ghost.getMessage()).isEqualTo(wrong.getMessage()).contains("password authentication failed");
             // the right password still works after the failures
             try (Connection c = u.connect(MD5, "appdb")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
             }
         }
     }
@@ -181,7 +166,7 @@ class AuthQueryTest {
     @Test
     void nullPasswordRefusesTheLogin() throws Exception {
         try (UsherInstance u = superuserLookup("scram-sha-256").start()) {
-            SQLException e = loginError(u, EXPIRED, "expired_pw", "appdb");
+            SQLException e = Sql.loginError(u, EXPIRED, "expired_pw", "appdb");
             assertThat(e.getSQLState()).isEqualTo("28P01");
             assertThat(e.getMessage()).contains("SASL authentication failed");
         }
@@ -192,17 +177,17 @@ class AuthQueryTest {
         pg.execute("ALTER ROLE " + CHANGING + " PASSWORD 'first_pw'");
         try (UsherInstance u = functionLookup("scram-sha-256").start()) {
             try (Connection c = u.connect(CHANGING, "first_pw", "appdb", new Properties())) {
-                assertThat(whoami(c)).isEqualTo("aq_changing@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("aq_changing@appdb");
             }
             pg.execute("ALTER ROLE " + CHANGING + " PASSWORD 'second_pw'");
-            assertThat(loginError(u, CHANGING, "first_pw", "appdb").getSQLState()).isEqualTo("28P01");
+            assertThat(Sql.loginError(u, CHANGING, "first_pw", "appdb").getSQLState()).isEqualTo("28P01");
             try (Connection c = u.connect(CHANGING, "second_pw", "appdb", new Properties())) {
-                assertThat(whoami(c)).isEqualTo("aq_changing@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("aq_changing@appdb");
             }
             // a new server connection of the pool logs in with the new verifier's keys
             u.usher().pools().poolsOf("appdb").forEach(p -> p.killServers());
             try (Connection c = u.connect(CHANGING, "second_pw", "appdb", new Properties())) {
-                assertThat(whoami(c)).isEqualTo("aq_changing@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("aq_changing@appdb");
             }
         } finally {
             pg.execute("ALTER ROLE " + CHANGING + " PASSWORD 'first_pw'");
@@ -216,12 +201,12 @@ class AuthQueryTest {
              UsherInstance u = withoutFixtureSecrets("md5").set("auth_user", AUTH_USER).userlist(AUTH_USER, AUTH_PW)
                      .database("viafunc", "host=127.0.0.1 port=" + pg.port() + " dbname=appdb auth_query='" + FUNCTION_QUERY + "'")
                      .start()) {
-            SQLException e = loginError(u, MD5, "md5_pw", "appdb");
+            SQLException e = Sql.loginError(u, MD5, "md5_pw", "appdb");
             assertThat(e.getMessage()).contains("error response from auth_query");
             assertThat(e.getSQLState()).isEqualTo("28000");
             assertThat(logs.text()).contains("auth_query failed: error response from auth_query").contains("42501");
             try (Connection c = u.connect(MD5, "viafunc")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
             }
         }
     }
@@ -233,9 +218,9 @@ class AuthQueryTest {
                 .database("withauth", "host=127.0.0.1 port=" + pg.port() + " dbname=appdb auth_user=" + AUTH_USER
                         + " auth_query='" + FUNCTION_QUERY + "'")
                 .start()) {
-            assertThat(loginError(u, MD5, "md5_pw", "appdb").getSQLState()).isEqualTo("28P01");
+            assertThat(Sql.loginError(u, MD5, "md5_pw", "appdb").getSQLState()).isEqualTo("28P01");
             try (Connection c = u.connect(MD5, "withauth")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
             }
         }
     }
@@ -244,11 +229,11 @@ class AuthQueryTest {
     void authDbnameRunsTheQueryInAnotherDatabase() throws Exception {
         // the function exists in appdb only: without auth_dbname, otherdb's lookup fails
         try (UsherInstance u = functionLookup("md5").start()) {
-            assertThat(loginError(u, MD5, "md5_pw", "otherdb").getMessage()).contains("error response from auth_query");
+            assertThat(Sql.loginError(u, MD5, "md5_pw", "otherdb").getMessage()).contains("error response from auth_query");
         }
         try (UsherInstance u = functionLookup("md5").set("auth_dbname", "appdb").start()) {
             try (Connection c = u.connect(MD5, "otherdb")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@otherdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@otherdb");
             }
         }
         // per database, overriding the global setting
@@ -256,9 +241,9 @@ class AuthQueryTest {
                 .database("other2", "host=127.0.0.1 port=" + pg.port() + " dbname=otherdb auth_dbname=appdb")
                 .start()) {
             try (Connection c = u.connect(MD5, "other2")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@otherdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@otherdb");
             }
-            SQLException e = loginError(u, MD5, "md5_pw", "otherdb");
+            SQLException e = Sql.loginError(u, MD5, "md5_pw", "otherdb");
             assertThat(e.getMessage()).contains("bouncer config error");
         }
     }
@@ -290,7 +275,7 @@ class AuthQueryTest {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_user", AUTH_USER).set("auth_query", "SELECT broken")
                 .userlist(AUTH_USER, AUTH_PW).start();
              Connection c = u.connect(MD5, "appdb")) {
-            assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
         }
     }
 }

@@ -4,9 +4,7 @@ import io.usher.testing.PostgresCluster;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Map;
 import java.util.Properties;
 
@@ -22,26 +20,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ClientAuthTest {
     private final PostgresCluster pg = PostgresCluster.shared();
 
-    private static String whoami(Connection c) throws SQLException {
-        try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT current_user || '@' || current_database()")) {
-            rs.next();
-            return rs.getString(1);
-        }
-    }
-
-    private static SQLException loginError(UsherInstance u, String user, String password, String db) {
-        try (Connection c = u.connect(user, password, db, new Properties())) {
-            throw new AssertionError("login of " + user + " succeeded");
-        } catch (SQLException e) {
-            return e;
-        }
-    }
-
     @Test
     void md5AuthWithStoredMd5HashAndServerMd5Login() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start();
              Connection c = u.connect(MD5, "appdb")) {
-            assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
         }
     }
 
@@ -49,7 +32,7 @@ class ClientAuthTest {
     void md5AuthWithPlainPasswordInUserlist() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").userlist(MD5, "md5_pw").start();
              Connection c = u.connect(MD5, "appdb")) {
-            assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
         }
     }
 
@@ -58,10 +41,10 @@ class ClientAuthTest {
         // the userlist has only the verifier: the server login must use the client's SCRAM keys
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "scram-sha-256").start()) {
             try (Connection c = u.connect(SCRAM, "appdb")) {
-                assertThat(whoami(c)).isEqualTo("u_scram@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_scram@appdb");
             }
             try (Connection c = u.connect(SCRAM, "otherdb")) {
-                assertThat(whoami(c)).isEqualTo("u_scram@otherdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_scram@otherdb");
             }
         }
     }
@@ -78,7 +61,7 @@ class ClientAuthTest {
         }
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start();
              Connection c = u.connect(SCRAM, "appdb")) {
-            assertThat(whoami(c)).isEqualTo("u_scram@appdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_scram@appdb");
         }
     }
 
@@ -86,7 +69,7 @@ class ClientAuthTest {
     void scramAuthWithPlainPasswordAndServerScramLogin() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "scram-sha-256").userlist(SCRAM2, "scram2_pw").start();
              Connection c = u.connect(SCRAM2, "appdb")) {
-            assertThat(whoami(c)).isEqualTo("u_scram2@appdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_scram2@appdb");
         }
     }
 
@@ -94,8 +77,8 @@ class ClientAuthTest {
     void plainAuthAndServerCleartextLogin() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "plain").userlist(PLAIN, "plain_pw").start();
              Connection c = u.connect(PLAIN, "appdb")) {
-            assertThat(whoami(c)).isEqualTo("u_plain@appdb");
-            assertThat(loginError(u, PLAIN, "wrong", "appdb").getSQLState()).isEqualTo("28P01");
+            assertThat(Sql.whoami(c)).isEqualTo("u_plain@appdb");
+            assertThat(Sql.loginError(u, PLAIN, "wrong", "appdb").getSQLState()).isEqualTo("28P01");
         }
     }
 
@@ -103,12 +86,12 @@ class ClientAuthTest {
     void trustAcceptsAnyPasswordButUserMustExist() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").start()) {
             try (Connection c = u.connect(TRUST, null, "appdb", new Properties())) {
-                assertThat(whoami(c)).isEqualTo("u_trust@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_trust@appdb");
             }
             try (Connection c = u.connect(MD5, "not-the-password", "appdb", new Properties())) {
-                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
             }
-            SQLException e = loginError(u, "nobody_here", "x", "appdb");
+            SQLException e = Sql.loginError(u, "nobody_here", "x", "appdb");
             assertThat(e.getMessage()).contains("no such user");
         }
     }
@@ -116,15 +99,15 @@ class ClientAuthTest {
     @Test
     void wrongPasswordGets28P01ForMd5AndScram() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start()) {
-            SQLException e = loginError(u, MD5, "wrong", "appdb");
+            SQLException e = Sql.loginError(u, MD5, "wrong", "appdb");
             assertThat(e.getSQLState()).isEqualTo("28P01");
             assertThat(e.getMessage()).contains("password authentication failed");
-            e = loginError(u, SCRAM, "wrong", "appdb");
+            e = Sql.loginError(u, SCRAM, "wrong", "appdb");
             assertThat(e.getSQLState()).isEqualTo("28P01");
             assertThat(e.getMessage()).contains("SASL authentication failed");
             // the right password still works afterwards
             try (Connection c = u.connect(MD5, "appdb")) {
-                assertThat(whoami(c)).isEqualTo("u_md5@appdb");
+                assertThat(Sql.whoami(c)).isEqualTo("u_md5@appdb");
             }
         }
     }
@@ -136,17 +119,17 @@ class ClientAuthTest {
             w.send(WireClient.startupPacket(Map.of("user", "ghost", "database", "appdb")));
             WireClient.Message m = w.read();
             assertThat(m.type()).isEqualTo('R'); // a SASL request, as for a real user
-            assertThat(loginError(u, "ghost", "x", "appdb").getSQLState()).isEqualTo("28P01");
+            assertThat(Sql.loginError(u, "ghost", "x", "appdb").getSQLState()).isEqualTo("28P01");
         }
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "md5").start()) {
-            assertThat(loginError(u, "ghost", "x", "appdb").getSQLState()).isEqualTo("28P01");
+            assertThat(Sql.loginError(u, "ghost", "x", "appdb").getSQLState()).isEqualTo("28P01");
         }
     }
 
     @Test
     void unknownDatabaseGets3D000() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).start()) {
-            SQLException e = loginError(u, MD5, "md5_pw", "nodb");
+            SQLException e = Sql.loginError(u, MD5, "md5_pw", "nodb");
             assertThat(e.getSQLState()).isEqualTo("3D000");
             assertThat(e.getMessage()).contains("no such database: nodb");
         }
@@ -156,10 +139,10 @@ class ClientAuthTest {
     void wrongServerPasswordReachesTheClient() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust")
                 .userlist(MD5, io.usher.auth.Md5Password.encrypt(MD5, "not-the-password")).start()) {
-            SQLException e = loginError(u, MD5, "", "appdb");
+            SQLException e = Sql.loginError(u, MD5, "", "appdb");
             assertThat(e.getMessage()).contains("password authentication failed");
             // within server_login_retry (1 s here) the next client gets the cached error at once
-            SQLException again = loginError(u, MD5, "", "appdb");
+            SQLException again = Sql.loginError(u, MD5, "", "appdb");
             assertThat(again.getMessage()).contains("server login has been failing, cached error:")
                     .contains("password authentication failed");
         }
@@ -171,7 +154,7 @@ class ClientAuthTest {
                 .database("forced", "host=127.0.0.1 port=" + pg.port() + " dbname=appdb user=u_scram2 password=scram2_pw")
                 .start();
              Connection c = u.connect(MD5, "forced")) {
-            assertThat(whoami(c)).isEqualTo("u_scram2@appdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_scram2@appdb");
         }
     }
 
@@ -179,7 +162,7 @@ class ClientAuthTest {
     void wildcardDatabaseEntry() throws Exception {
         try (UsherInstance u = UsherInstance.builder(pg).database("*", "host=127.0.0.1 port=" + pg.port()).start();
              Connection c = u.connect(MD5, "otherdb")) {
-            assertThat(whoami(c)).isEqualTo("u_md5@otherdb");
+            assertThat(Sql.whoami(c)).isEqualTo("u_md5@otherdb");
         }
     }
 

@@ -13,6 +13,20 @@ final class Sql {
         }
     }
 
+    /** current_user@current_database. */
+    static String whoami(Connection c) throws SQLException {
+        return one(c, "SELECT current_user || '@' || current_database()");
+    }
+
+    /** The error of a login that must fail (an AssertionError if it succeeds). */
+    static SQLException loginError(UsherInstance u, String user, String password, String db) {
+        try (Connection c = u.connect(user, password, db, new java.util.Properties())) {
+            throw new AssertionError("login of " + user + " succeeded");
+        } catch (SQLException e) {
+            return e;
+        }
+    }
+
     static int pid(Connection c) throws SQLException {
         return Integer.parseInt(one(c, "SELECT pg_backend_pid()"));
     }
