@@ -12,6 +12,7 @@ import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.usher.auth.ScramVerifier;
 import io.usher.auth.StoredSecret;
+import io.usher.auth.ThreadRandom;
 import io.usher.client.ClientConnection;
 import io.usher.client.TrackedParameters;
 import io.usher.config.AuthType;
@@ -92,7 +93,6 @@ public final class Usher implements AutoCloseable {
     private final Set<Channel> acceptedNotActive = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicInteger> clientsPerUser = new ConcurrentHashMap<>();
     private final Map<Long, ClientConnection> clientsByCancelKey = new ConcurrentHashMap<>();
-    private final SecureRandom random = new SecureRandom();
     /** SCRAM verifiers made from plain passwords in auth_file, per user and password. */
     private final Map<String, StoredSecret.Scram> plainVerifiers = new ConcurrentHashMap<>();
     private ScheduledFuture<?> janitor;
@@ -455,7 +455,7 @@ public final class Usher implements AutoCloseable {
     public StoredSecret.Scram scramVerifier(String user, StoredSecret.Plain password) {
         String key = user + "\0" + password.password();
         return plainVerifiers.computeIfAbsent(key,
-                k -> ScramVerifier.generate(password.password(), config.settings().getInt("scram_iterations"), random));
+                k -> ScramVerifier.generate(password.password(), config.settings().getInt("scram_iterations"), ThreadRandom.current()));
     }
 
     /**
@@ -465,6 +465,7 @@ public final class Usher implements AutoCloseable {
     public int[] registerCancelKey(ClientConnection c) {
         int peerId = config.settings().getInt("peer_id");
         while (true) {
+            SecureRandom random = ThreadRandom.current();
             int pid = io.usher.peers.CancelKeys.pid(random.nextInt(), peerId);
             int key = io.usher.peers.CancelKeys.secret(random.nextInt(), peerId);
             if (pid != 0 && clientsByCancelKey.putIfAbsent(cancelKeyOf(pid, key), c) == null) {

@@ -60,14 +60,19 @@ public final class Md5Password {
                 clientResponse.getBytes(StandardCharsets.UTF_8));
     }
 
-    private static String md5Hex(byte[] first, byte[] second) {
+    /** One digest per thread: looking MD5 up among the providers for every login showed in profiles. */
+    private static final ThreadLocal<MessageDigest> MD5 = ThreadLocal.withInitial(() -> {
         try {
-            MessageDigest md5 = MessageDigest.getInstance("MD5");
-            md5.update(first);
-            md5.update(second);
-            return HexFormat.of().formatHex(md5.digest());
+            return MessageDigest.getInstance("MD5");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("MD5 is not available", e);
         }
+    });
+
+    private static String md5Hex(byte[] first, byte[] second) {
+        MessageDigest md5 = MD5.get();
+        md5.update(first);
+        md5.update(second);
+        return HexFormat.of().formatHex(md5.digest()); // digest() also resets it for the next use
     }
 }

@@ -7,12 +7,12 @@ import io.usher.auth.ScramException;
 import io.usher.auth.ScramKeys;
 import io.usher.auth.ScramServerExchange;
 import io.usher.auth.StoredSecret;
+import io.usher.auth.ThreadRandom;
 import io.usher.config.AuthType;
 import io.usher.protocol.Messages;
 import io.usher.protocol.ProtocolException;
 
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.util.function.Function;
 
 /**
@@ -36,7 +36,6 @@ final class ClientAuthenticator {
     static final String PASSWORD_FAILED = "password authentication failed";
     static final String SASL_FAILED = "SASL authentication failed";
 
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String user;
     private final StoredSecret secret;   // null: unknown user
@@ -87,13 +86,13 @@ final class ClientAuthenticator {
                 return Messages.authRequest(Messages.AUTH_CLEARTEXT);
             case MD5:
                 md5Salt = new byte[4];
-                RANDOM.nextBytes(md5Salt);
+                ThreadRandom.current().nextBytes(md5Salt);
                 return Messages.authMd5(md5Salt);
             case SCRAM:
                 // an md5 hash cannot do SCRAM: run the exchange as for an unknown user, which fails
                 StoredSecret usable = secret instanceof StoredSecret.Md5 ? null
                         : secret instanceof StoredSecret.Plain ? verifiers.apply((StoredSecret.Plain) secret) : secret;
-                scram = new ScramServerExchange(usable, user, 4096, RANDOM);
+                scram = new ScramServerExchange(usable, user, 4096, ThreadRandom.current());
                 return Messages.authSasl("SCRAM-SHA-256");
             default:
                 throw new IllegalStateException("no password exchange for trust");

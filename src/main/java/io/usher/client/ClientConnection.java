@@ -1141,7 +1141,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         }
         stats.sent(data.readableBytes());
         if (tracker == null) {
-            channel.write(data);
+            channel.write(data, channel.voidPromise()); // a failed write closes the client (exceptionCaught)
         } else {
             // held back: a header cut by the read, in case its message is one to drop
             int end = data.writerIndex();
@@ -1156,7 +1156,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
                 heldServerHeader.writeBytes(data, end, here);
             }
             if (serverSide.segmentStart == data.readerIndex() && end == data.writerIndex()) {
-                channel.write(data); // nothing dropped or inserted: the read goes on whole
+                channel.write(data, channel.voidPromise()); // nothing dropped or inserted: the read goes on whole
             } else {
                 serverSide.writeSegment(end);
                 data.release();
@@ -1225,12 +1225,12 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         void writeSegment(int upTo) {
             if (tracker == null) {
                 if (upTo > chunk.readerIndex()) {
-                    channel.write(chunk.retainedSlice(chunk.readerIndex(), upTo - chunk.readerIndex()));
+                    channel.write(chunk.retainedSlice(chunk.readerIndex(), upTo - chunk.readerIndex()), channel.voidPromise());
                 }
                 return;
             }
             if (upTo > segmentStart) {
-                channel.write(chunk.retainedSlice(segmentStart, upTo - segmentStart));
+                channel.write(chunk.retainedSlice(segmentStart, upTo - segmentStart), channel.voidPromise());
             }
             segmentStart = Math.max(segmentStart, upTo);
         }

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The {@code [pgbouncer]} section: every key PgBouncer 1.25 knows, with its default. Immutable.
@@ -32,6 +33,12 @@ public final class Settings {
     private final Map<String, String> defaultOverrides;
     /** Where each explicit value came from ("file:line", "env VAR", "SET"), by the key it is stored under. */
     private final Map<String, String> origins;
+    /**
+     * Parsed values by key (Long, Duration, List): the data path asks for settings per connection
+     * and parsing their text each time showed in profiles of connection churn. Settings are
+     * immutable, so a value once parsed stays right; races only parse twice.
+     */
+    private final Map<String, Object> parsed = new ConcurrentHashMap<>();
 
     private Settings(Map<String, String> explicit, Set<String> written, Map<String, String> defaultOverrides,
             Map<String, String> origins) {
@@ -112,6 +119,21 @@ public final class Settings {
 
     /** The value of an INT, UINT or BOOL key. */
     public long getLong(String key) {
+        return parsed(key, Long.class, this::parseLong);
+    }
+
+    /** The value of {@code key} parsed by {@code parse} the first time it is asked for as a {@code type}. */
+    private <T> T parsed(String key, Class<T> type, java.util.function.Function<String, T> parse) {
+        Object cached = parsed.get(key);
+        if (type.isInstance(cached)) {
+            return type.cast(cached);
+        }
+        T v = parse.apply(key);
+        parsed.put(key, v);
+        return v;
+    }
+
+    private Long parseLong(String key) {
         SettingType type = requireType(key, SettingType.INT, SettingType.UINT, SettingType.BOOL);
         String value = getString(key);
         return (type == SettingType.UINT ? SettingValues.parseUInt(value) : SettingValues.parseInt(value))
@@ -129,6 +151,10 @@ public final class Settings {
 
     /** The value of a TIME key (seconds, fractions allowed); 0 is {@link Duration#ZERO}. */
     public Duration getDuration(String key) {
+        return parsed(key, Duration.class, this::parseDuration);
+    }
+
+    private Duration parseDuration(String key) {
         requireType(key, SettingType.TIME);
         String value = getString(key);
         Duration d = SettingValues.parseSeconds(value);
@@ -142,7 +168,12 @@ public final class Settings {
      * The value of a LIST or STRING key split at commas and whitespace, items trimmed and empty
      * items dropped ({@code listen_addr = *} gives {@code ["*"]}; unset gives an empty list).
      */
+    @SuppressWarnings("unchecked")
     public List<String> getList(String key) {
+        return parsed(key, List.class, this::parseList);
+    }
+
+    private List<String> parseList(String key) {
         requireType(key, SettingType.LIST, SettingType.STRING);
         List<String> items = new ArrayList<>();
         for (String item : getString(key).split("[,\\s]+")) {

@@ -16,15 +16,34 @@ import java.time.format.DateTimeFormatter;
  * parser is a fifth of Usher's start-up time, and this is all the pattern did.
  */
 public final class TextLayout extends LayoutBase<ILoggingEvent> {
-    private static final DateTimeFormatter TIME =
-            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS 'UTC'").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter SECOND =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC);
+
+    /**
+     * The formatted second of the last line, with the second it is for: with log_connections on,
+     * every client logs two lines, and formatting a date each time showed in profiles of connection
+     * churn. One immutable pair, so threads logging at once see a consistent one.
+     */
+    private volatile CachedSecond cachedSecond = new CachedSecond(Long.MIN_VALUE, "");
+
+    private record CachedSecond(long epochSecond, String text) {
+    }
 
     private final String pid = " [" + ProcessHandle.current().pid() + "] ";
 
     @Override
     public String doLayout(ILoggingEvent event) {
         StringBuilder sb = new StringBuilder(128);
-        TIME.formatTo(Instant.ofEpochMilli(event.getTimeStamp()), sb);
+        long millis = event.getTimeStamp();
+        long second = Math.floorDiv(millis, 1000L);
+        CachedSecond cached = cachedSecond;
+        if (cached.epochSecond() != second) {
+            cached = new CachedSecond(second, SECOND.format(Instant.ofEpochSecond(second)));
+            cachedSecond = cached;
+        }
+        int milli = (int) Math.floorMod(millis, 1000L);
+        sb.append(cached.text()).append('.').append((char) ('0' + milli / 100)).append((char) ('0' + milli / 10 % 10))
+                .append((char) ('0' + milli % 10)).append(" UTC");
         sb.append(pid).append(PgLevelConverter.name(event.getLevel())).append(' ')
                 .append(event.getFormattedMessage()).append(CoreConstants.LINE_SEPARATOR);
         IThrowableProxy t = event.getThrowableProxy();

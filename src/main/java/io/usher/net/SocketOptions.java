@@ -33,6 +33,8 @@ public record SocketOptions(boolean keepalive, int keepCount, int keepIdle, int 
                             int socketBuffer) {
     private static final Logger log = LoggerFactory.getLogger(SocketOptions.class);
     private static final AtomicBoolean warnedUserTimeout = new AtomicBoolean();
+    /** Whether Netty sets TCP_NODELAY on every TCP channel it creates (it does, but on Android). */
+    private static final boolean NODELAY_BY_DEFAULT = io.netty.util.internal.PlatformDependent.canEnableTcpNoDelayByDefault();
 
     /** The options the settings ask for. */
     public static SocketOptions from(Settings s) {
@@ -88,6 +90,9 @@ public record SocketOptions(boolean keepalive, int keepCount, int keepIdle, int 
     @SuppressWarnings("unchecked")
     public void applyTo(Channel ch) {
         for (Map.Entry<ChannelOption<?>, Object> e : channelOptions(Transport.isEpoll()).entrySet()) {
+            if (e.getKey() == ChannelOption.TCP_NODELAY && NODELAY_BY_DEFAULT) {
+                continue; // Netty's channel config turned it on already: one system call less per connection
+            }
             try {
                 ch.config().setOption((ChannelOption<Object>) e.getKey(), e.getValue());
             } catch (ChannelException | IllegalArgumentException | UnsupportedOperationException ex) {

@@ -114,6 +114,27 @@ class SettingsTest {
     }
 
     @Test
+    void parsedValuesAreRememberedPerSettingsAndAChangeMakesNewOnes() throws ConfigException {
+        Settings s = Settings.defaults().with("query_timeout", "2.5", "SET").with("max_client_conn", "7", "SET");
+        for (int i = 0; i < 3; i++) { // the first read parses, the others use what it remembered
+            assertThat(s.getDuration("query_timeout")).isEqualTo(Duration.ofMillis(2500));
+            assertThat(s.getInt("max_client_conn")).isEqualTo(7);
+            assertThat(s.getBool("tcp_keepalive")).isTrue();
+            assertThat(s.getList("track_extra_parameters")).containsExactly("IntervalStyle");
+        }
+        Settings changed = s.with("query_timeout", "0", "SET").with("max_client_conn", "9", "SET")
+                .with("tcp_keepalive", "0", "SET").with("track_extra_parameters", "a, b", "SET");
+        assertThat(changed.getDuration("query_timeout")).isEqualTo(Duration.ZERO);
+        assertThat(changed.getInt("max_client_conn")).isEqualTo(9);
+        assertThat(changed.getBool("tcp_keepalive")).isFalse();
+        assertThat(changed.getList("track_extra_parameters")).containsExactly("a", "b");
+        assertThat(s.getInt("max_client_conn")).as("the old settings keep their value").isEqualTo(7);
+        // a remembered value does not let a getter of another type through
+        assertThatIllegalArgumentException().isThrownBy(() -> s.getDuration("max_client_conn"));
+        assertThatIllegalArgumentException().isThrownBy(() -> s.getLong("query_timeout"));
+    }
+
+    @Test
     void typedDefaults() {
         assertThat(defaults.getInt("listen_port")).isEqualTo(6432);
         assertThat(defaults.getInt("max_client_conn")).isEqualTo(100);

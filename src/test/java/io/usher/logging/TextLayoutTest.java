@@ -27,6 +27,20 @@ class TextLayoutTest {
     }
 
     @Test
+    void eachLineHasItsOwnSecondAndMillisecond() {
+        TextLayout layout = new TextLayout(); // one layout: the formatted second is reused while it lasts
+        long[] stamps = {1_767_225_599_999L, 1_767_225_600_007L, 1_767_225_600_090L, 1_767_225_600_000L,
+            1_767_225_661_500L, 1_767_225_599_001L};
+        String[] expected = {"2025-12-31 23:59:59.999", "2026-01-01 00:00:00.007", "2026-01-01 00:00:00.090",
+            "2026-01-01 00:00:00.000", "2026-01-01 00:01:01.500", "2025-12-31 23:59:59.001"};
+        for (int i = 0; i < stamps.length; i++) {
+            LoggingEvent e = new LoggingEvent("x", logger, Level.INFO, "m", null, null);
+            e.setTimeStamp(stamps[i]);
+            assertThat(layout.doLayout(e)).startsWith(expected[i] + " UTC [");
+        }
+    }
+
+    @Test
     void exceptionFollowsTheLine() {
         LoggingEvent e = new LoggingEvent("x", logger, Level.ERROR, "unexpected", new IllegalStateException("boom"), null);
         String out = new TextLayout().doLayout(e);
