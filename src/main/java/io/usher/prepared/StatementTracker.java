@@ -485,6 +485,16 @@ public final class StatementTracker {
         return kinds[head];
     }
 
+    /**
+     * Whether an answer Usher makes itself is now at the head of the queue. Only then is anything due
+     * at the next message boundary: marking every answered message "due" made ClientConnection cut each
+     * server read into one write per message (five writes, a writev of five, for every extended-protocol
+     * transaction).
+     */
+    private boolean headIsFake() {
+        return size > 0 && (headKind() == FAKE_PARSE || headKind() == FAKE_CLOSE);
+    }
+
     private void pop() {
         refs[head] = null;
         head = (head + 1) & (kinds.length - 1);
@@ -553,7 +563,7 @@ public final class StatementTracker {
                 if (size > 0 && (headKind() == SYNC || headKind() == QUERY)) {
                     server.answered = serverAt[head];
                     pop();
-                    fakesDue = true;
+                    fakesDue = headIsFake();
                     return FORWARD;
                 }
                 throw new ProtocolException("ReadyForQuery the pooler did not expect");
@@ -612,7 +622,7 @@ public final class StatementTracker {
             registry.release(evicted);
         }
         pop();
-        fakesDue = true;
+        fakesDue = headIsFake();
         return (kind & SKIP) != 0 ? DROP : FORWARD;
     }
 
@@ -628,7 +638,7 @@ public final class StatementTracker {
             pop();
         }
         skippingToSync = size == 0; // the Sync is still to come: skip what the client sends until then
-        fakesDue = true;
+        fakesDue = headIsFake();
     }
 
     /** An entry's message failed or was skipped by PostgreSQL: take back what it did here. */
