@@ -255,7 +255,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             } else {
                 if (expectedReady > 0) {
                     // a query still runs: cancel it, or PostgreSQL keeps running it for nobody
-                    usher.sendCancel(s);
+                    usher.sendCancel(s, null);
                 }
                 s.close("client disconnect while server was not ready");
             }
@@ -1536,7 +1536,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         closeWhenClean = null;
         s.detach();
         if (expectedReady > 0) {
-            usher.sendCancel(s);
+            usher.sendCancel(s, null);
         }
         s.close(reason);
         fatal(PgError.fatal(sqlState, reason));
@@ -1590,10 +1590,24 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     // ---- for cancel requests and the registry ----
 
     /** Sends a CancelRequest for this client's current query to its server, if it has one. */
-    public void cancelQuery() {
-        ServerConnection s = server;
-        if (s != null) {
-            usher.sendCancel(s);
+    /**
+     * A CancelRequest with this client's key, from {@code requester} (closed when done): sent to the
+     * server the client has, if any. Looked at on the client's own event loop, after what it is doing: a
+     * client that sent the request after its ReadyForQuery has given its server back by then, so the
+     * request cannot reach a server that serves another client (or this client's next query) meanwhile.
+     */
+    public void cancelQuery(Channel requester) {
+        try {
+            loop.execute(() -> {
+                ServerConnection s = server;
+                if (s != null) {
+                    usher.sendCancel(s, requester);
+                } else {
+                    requester.close();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            requester.close(); // the event loop is shutting down
         }
     }
 
