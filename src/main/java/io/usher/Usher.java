@@ -476,9 +476,12 @@ public final class Usher implements AutoCloseable {
 
     /**
      * A CancelRequest from a client. With peer_id set, a key issued by another peer is forwarded to
-     * it and {@code requester} stays open until that is done; otherwise the request is acted on only
-     * if both numbers match a client with a server, and the caller closes {@code requester}.
-     * @return true if the request was handed to a peer (which closes {@code requester} itself)
+     * it; otherwise the request is acted on only if both numbers match a client with a server. Either
+     * way {@code requester} stays open until the request has been passed on and PostgreSQL (or the peer)
+     * has closed that connection, as PostgreSQL closes a cancel connection only after signalling the
+     * backend: a client that waits for the close (libpq's PQcancel) knows its next query is safe.
+     * @return true if the request was handed on (then {@code requester} is closed when done), false if
+     *     no client has that key (the caller closes {@code requester})
      */
     public boolean cancel(int pid, int key, Channel requester) {
         int peerId = config.settings().getInt("peer_id");
@@ -492,10 +495,11 @@ public final class Usher implements AutoCloseable {
             key = io.usher.peers.CancelKeys.asIssued(key);
         }
         ClientConnection c = clientsByCancelKey.get(cancelKeyOf(pid, key));
-        if (c != null) {
-            c.cancelQuery();
+        if (c == null) {
+            return false;
         }
-        return false;
+        c.cancelQuery(requester);
+        return true;
     }
 
     /** Cancel requests on their way to peers (SHOW PEER_POOLS). */
@@ -507,10 +511,12 @@ public final class Usher implements AutoCloseable {
      * Opens a short connection to the server's address and sends its CancelRequest. Usher sends a
      * cancel at once (nothing waits for a pool slot), so cancel_wait_timeout bounds the whole attempt:
      * the connect, and the wait for PostgreSQL to close the connection after the request.
+     * {@code requester} (the client's cancel connection, or null) is closed when the attempt ends.
      */
-    public void sendCancel(ServerConnection s) {
+    public void sendCancel(ServerConnection s, Channel requester) {
         SocketAddress address = s.remoteAddress();
         if (address == null) {
+            closeRequester(requester);
             return;
         }
         int pid = s.backendPid();
@@ -532,9 +538,11 @@ public final class Usher implements AutoCloseable {
             if (!f.isSuccess()) {
                 log.warn("S: {} cancel request for pid={} not sent: {}", s.describe(), pid,
                         f.cause() instanceof io.netty.channel.ConnectTimeoutException ? "cancel_wait_timeout" : f.cause().toString());
+                closeRequester(requester);
                 return;
             }
             Channel ch = f.channel();
+            ch.closeFuture().addListener(c -> closeRequester(requester));
             ch.writeAndFlush(Messages.cancelRequest(pid, key));
             if (limitMillis > 0) {
                 ScheduledFuture<?> limit = ch.eventLoop().schedule(() -> {
@@ -544,6 +552,12 @@ public final class Usher implements AutoCloseable {
                 ch.closeFuture().addListener(c -> limit.cancel(false));
             }
         });
+    }
+
+    private static void closeRequester(Channel requester) {
+        if (requester != null) {
+            requester.close();
+        }
     }
 
     private static long cancelKeyOf(int pid, int key) {

@@ -255,7 +255,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             } else {
                 if (expectedReady > 0) {
                     // a query still runs: cancel it, or PostgreSQL keeps running it for nobody
-                    usher.sendCancel(s);
+                    usher.sendCancel(s, null);
                 }
                 s.close("client disconnect while server was not ready");
             }
@@ -1059,7 +1059,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         if (any) {
             s.channel().flush();
         }
-        channel.config().setAutoRead(s.channel().isWritable());
+        channel.config().setAutoRead(s.channel().isWritable() && !trackerWaiting());
         s.channel().config().setAutoRead(channel.isWritable());
         if (!any) {
             maybeRelease(s);
@@ -1083,19 +1083,54 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         try {
             tracker.toServer(buf, s.statements(usher.statementRegistry()), s.channel());
         } catch (ProtocolException e) {
-            server = null;
-            s.detach();
-            s.close("malformed message from client");
-            fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+            malformedForTracker(s, e);
             return false;
         }
+        afterTracker(s);
+        return true;
+    }
+
+    /**
+     * A statement message that waited for the server's answers to earlier pipelines (StatementTracker)
+     * goes on, with what the client sent after it. Called after a read of the server's answers.
+     */
+    private void resumeTracker(ServerConnection s) {
+        try {
+            tracker.resume();
+        } catch (ProtocolException e) {
+            malformedForTracker(s, e);
+            return;
+        }
+        afterTracker(s);
+        s.channel().flush();
+        if (!tracker.waiting()) {
+            channel.config().setAutoRead(s.channel().isWritable());
+        }
+    }
+
+    private void afterTracker(ServerConnection s) {
         if (tracker.fakesDue() && heldServerHeader == null && s.scanner().atBoundary()) {
             tracker.emitDueFakes(channel); // answers of Usher's own with nothing outstanding before them
         }
         if (tracker.clientFlushNeeded()) {
             channel.flush();
         }
-        return true;
+        if (tracker.waiting()) {
+            // it holds what the client sends until the server has answered: read no more until then
+            channel.config().setAutoRead(false);
+        }
+    }
+
+    private void malformedForTracker(ServerConnection s, ProtocolException e) {
+        server = null;
+        s.detach();
+        s.close("malformed message from client");
+        fatal(PgError.fatal(SqlState.PROTOCOL_VIOLATION, e.getMessage()));
+    }
+
+    /** Whether the statement tracker holds the client's messages (its reads stay paused). */
+    private boolean trackerWaiting() {
+        return tracker != null && tracker.waiting();
     }
 
     @Override
@@ -1187,6 +1222,9 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
             } else if (idleTxSince != 0) {
                 scheduleTimeouts(); // idle in transaction from now on
             }
+            if (s == server && tracker != null && tracker.canResume()) {
+                resumeTracker(s);
+            }
         }
     }
 
@@ -1209,7 +1247,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     @Override
     public void onServerWritabilityChanged(ServerConnection s, boolean writable) {
         if (s == server && phase != Phase.CLOSED) {
-            channel.config().setAutoRead(writable);
+            channel.config().setAutoRead(writable && !trackerWaiting());
         }
     }
 
@@ -1498,7 +1536,7 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
         closeWhenClean = null;
         s.detach();
         if (expectedReady > 0) {
-            usher.sendCancel(s);
+            usher.sendCancel(s, null);
         }
         s.close(reason);
         fatal(PgError.fatal(sqlState, reason));
@@ -1552,10 +1590,24 @@ public final class ClientConnection extends ChannelInboundHandlerAdapter impleme
     // ---- for cancel requests and the registry ----
 
     /** Sends a CancelRequest for this client's current query to its server, if it has one. */
-    public void cancelQuery() {
-        ServerConnection s = server;
-        if (s != null) {
-            usher.sendCancel(s);
+    /**
+     * A CancelRequest with this client's key, from {@code requester} (closed when done): sent to the
+     * server the client has, if any. Looked at on the client's own event loop, after what it is doing: a
+     * client that sent the request after its ReadyForQuery has given its server back by then, so the
+     * request cannot reach a server that serves another client (or this client's next query) meanwhile.
+     */
+    public void cancelQuery(Channel requester) {
+        try {
+            loop.execute(() -> {
+                ServerConnection s = server;
+                if (s != null) {
+                    usher.sendCancel(s, requester);
+                } else {
+                    requester.close();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            requester.close(); // the event loop is shutting down
         }
     }
 

@@ -31,6 +31,14 @@ import java.util.Map;
  * PostgreSQL skips to the next Sync; so does the queue, undoing what the skipped messages would have
  * done (a Parse that never ran does not leave a name behind; a Close that never ran leaves it).
  *
+ * <p>What a message does may depend on the outcome of an earlier pipeline, one that ended with a Sync
+ * and is not answered yet: a second name for a statement whose Parse is in that pipeline, a Bind of a
+ * name whose Parse or Close is there, a statement evicted there. If that pipeline failed, PostgreSQL
+ * ran it only up to the error, while the message goes on regardless. Such a message, and what the
+ * client sends after it, waits until the server has answered those pipelines ({@link #waiting},
+ * {@link #resume}); clients that wait for ReadyForQuery, and pipelines whose messages are settled,
+ * never wait.
+ *
  * <p>Runs on the client's event loop. Not thread-safe.
  */
 public final class StatementTracker {
@@ -57,16 +65,23 @@ public final class StatementTracker {
         final String name;
         final SharedStatement statement;
         final long at;  // position in the client's stream
+        final ServerStatements on;  // the server its Parse (or Usher's ParseComplete) went to
+        final long sentAt;          // and its position there
+        /** Its Parse failed or was skipped, or DEALLOCATE ALL removed it: a skipped Close must not bring it back. */
+        boolean gone;
 
-        Registration(String name, SharedStatement statement, long at) {
+        Registration(String name, SharedStatement statement, long at, ServerStatements on, long sentAt) {
             this.name = name;
             this.statement = statement;
             this.at = at;
+            this.on = on;
+            this.sentAt = sentAt;
         }
     }
 
     /** A Parse sent to the server: what to undo if it fails or is skipped. */
-    private record ParseSent(SharedStatement statement, ServerStatements server, Registration registration) {}
+    private record ParseSent(SharedStatement statement, ServerStatements server, ServerStatements.Entry entry,
+                             Registration registration) {}
 
     private final StatementRegistry registry;
     private final ByteBufAllocator alloc;
@@ -105,6 +120,12 @@ public final class StatementTracker {
     private boolean skippingToSync;
     /** max_prepared_statements when the client logged in (a RELOAD applies to clients from then on). */
     private final int maxPreparedStatements;
+    /** FAKE_CLOSE entries of a client name in the queue (a Close that may still be skipped). */
+    private int namedClosesQueued;
+    // a message that waits for earlier pipelines to be answered (null when none), and what came after it
+    private ByteBuf waitingPayload;
+    private byte waitingType;
+    private ByteBuf heldInput;
 
     public StatementTracker(StatementRegistry registry, ByteBufAllocator alloc, DatabaseStats stats,
                             int maxPacketSize, int maxPreparedStatements) {
@@ -122,7 +143,47 @@ public final class StatementTracker {
 
     /** Nothing half-sent and no answer outstanding: the server may go back to the pool. */
     public boolean isIdle() {
-        return size == 0 && !skippingToSync && heldHeader == null && !inRewritten && clientScanner.atBoundary();
+        return size == 0 && !skippingToSync && heldHeader == null && !inRewritten && clientScanner.atBoundary()
+                && waitingPayload == null;
+    }
+
+    /**
+     * A message waits for the answers to earlier pipelines (and what the client sends goes on after it):
+     * the caller stops reading the client until {@link #canResume}, then calls {@link #resume}.
+     */
+    public boolean waiting() {
+        return waitingPayload != null;
+    }
+
+    /** A waiting message may go on: the server has answered every pipeline sent before it. */
+    public boolean canResume() {
+        return waitingPayload != null && server.answered >= server.synced;
+    }
+
+    /**
+     * Sends the waiting message and what the client sent after it, as {@link #toServer} does (another
+     * message may wait again). Call only when {@link #canResume}.
+     */
+    public void resume() throws ProtocolException {
+        ByteBuf payload = waitingPayload;
+        waitingPayload = null;
+        ByteBuf rest = heldInput;
+        heldInput = null;
+        try {
+            if (!handle(waitingType, payload, -1, -1)) {
+                throw new IllegalStateException("a message waits although every earlier pipeline is answered");
+            }
+        } catch (ProtocolException | RuntimeException e) {
+            if (rest != null) {
+                rest.release();
+            }
+            throw e;
+        } finally {
+            payload.release();
+        }
+        if (rest != null) {
+            toServer(rest, server, serverChannel);
+        }
     }
 
     // ---------------------------------------------------------------- client -> server
@@ -134,6 +195,11 @@ public final class StatementTracker {
      */
     public void toServer(ByteBuf buf, ServerStatements server, Channel serverChannel)
             throws ProtocolException {
+        if (waitingPayload != null) {
+            hold(buf, buf.readerIndex()); // behind the waiting message (the server cannot change meanwhile)
+            buf.release();
+            return;
+        }
         this.server = server;
         this.serverChannel = serverChannel;
         this.chunk = buf;
@@ -143,6 +209,11 @@ public final class StatementTracker {
         try {
             clientScanner.scan(buf, clientListener);
             int end = buf.writerIndex();
+            if (waitingPayload != null) {
+                // what came before the waiting message is sent; what came after it waits with it
+                hold(buf, segmentStart);
+                return;
+            }
             if (inRewritten) {
                 // the rest of this chunk belongs to a message being captured: nothing more to send yet
                 end = Math.max(segmentStart, rewrittenStart);
@@ -184,6 +255,17 @@ public final class StatementTracker {
             serverChannel.write(chunk.retainedSlice(segmentStart, upTo - segmentStart));
         }
         segmentStart = Math.max(segmentStart, upTo);
+    }
+
+    /** Keeps client bytes from {@code from} on, behind a waiting message. */
+    private void hold(ByteBuf buf, int from) {
+        int n = buf.writerIndex() - from;
+        if (n > 0) {
+            if (heldInput == null) {
+                heldInput = alloc.buffer(n);
+            }
+            heldInput.writeBytes(buf, from, n);
+        }
     }
 
     private void sendHeldHeader() {
@@ -252,15 +334,60 @@ public final class StatementTracker {
         public boolean onMessage(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
             inRewritten = false;
             segmentStart = end;
-            server.sent++;
-            switch (type) {
-                case MessageType.PARSE -> parse(payload, start, end);
-                case MessageType.BIND -> bindOrDescribe(MessageType.BIND, payload, start, end);
-                case MessageType.DESCRIBE -> bindOrDescribe(MessageType.DESCRIBE, payload, start, end);
-                default -> close(payload, start, end);
+            if (handle(type, payload, start, end)) {
+                return true;
             }
-            return true;
+            // it waits for earlier pipelines: scanning stops here (the scanner is between messages)
+            waitingType = type;
+            waitingPayload = alloc.buffer(payload.readableBytes()).writeBytes(payload, payload.readerIndex(),
+                    payload.readableBytes());
+            return false;
         }
+    }
+
+    /**
+     * A Parse, Bind, Describe or Close that names a statement. False if it must wait for earlier pipelines
+     * to be answered: then nothing was sent or changed.
+     */
+    private boolean handle(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+        server.sent++;
+        boolean done = switch (type) {
+            case MessageType.PARSE -> parse(payload, start, end);
+            case MessageType.BIND -> bindOrDescribe(MessageType.BIND, payload, start, end);
+            case MessageType.DESCRIBE -> bindOrDescribe(MessageType.DESCRIBE, payload, start, end);
+            default -> close(payload, start, end);
+        };
+        if (!done) {
+            server.sent--;
+        }
+        return done;
+    }
+
+    /** Whether pipelines sent before the current one are still unanswered (else nothing can be unsettled). */
+    private boolean earlierPipelinesInFlight() {
+        return server.answered < server.synced;
+    }
+
+    /** Whether the registration's Parse is in an earlier pipeline not yet answered. */
+    private boolean unsettled(Registration r) {
+        return r.on == server && r.sentAt > server.answered && r.sentAt < server.synced;
+    }
+
+    /** Whether a Close of this client name, in an earlier pipeline not yet answered, may still be skipped. */
+    private boolean closeUnsettled(String name) {
+        if (namedClosesQueued == 0) {
+            return false;
+        }
+        for (int j = 0; j < size; j++) {
+            int i = (head + j) & (kinds.length - 1);
+            if (serverAt[i] >= server.synced) {
+                break; // the pipeline being sent: if the Close is skipped, so is what follows it
+            }
+            if (kinds[i] == FAKE_CLOSE && refs[i] instanceof Registration r && r.name.equals(name)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -305,39 +432,54 @@ public final class StatementTracker {
         }
     }
 
-    private void parse(ByteBuf payload, int start, int end) throws ProtocolException {
+    private boolean parse(ByteBuf payload, int start, int end) throws ProtocolException {
         int base = payload.readerIndex();
         String name = Messages.readCString(payload);
         if (name.isEmpty()) {
             payload.readerIndex(base);
             sendOriginal(MessageType.PARSE, payload, start, end);
             push(PARSE, null);
-            return;
+            return true;
         }
-        stats.clientParse();
+        Registration existing = names.get(name);
+        if (existing != null && earlierPipelinesInFlight()
+                && (unsettled(existing) || server.unsettled(existing.statement, null))) {
+            payload.readerIndex(base);
+            return false; // whether the name exists (and the server has its statement) is not known yet
+        }
         byte[] body = new byte[payload.readableBytes()];
         payload.readBytes(body);
-        Registration existing = names.get(name);
         if (existing != null) {
+            stats.clientParse();
             // PostgreSQL refuses a second statement of the same name: let the server say so, on the
             // server name of the statement the client already has under it
             prepareOnServer(existing.statement);
             writeParse(existing.statement.serverName, body);
-            push(PARSE, new ParseSent(null, null, null));
-            return;
+            push(PARSE, null);
+            return true;
         }
         SharedStatement statement = registry.acquire(body);
-        Registration r = new Registration(name, statement, ++clientPosition);
-        names.put(name, r);
+        if (earlierPipelinesInFlight() && (closeUnsettled(name) || server.unsettled(statement, null))) {
+            // the name may be closed or not, the server may have the statement or not: wait and see
+            registry.release(statement);
+            payload.readerIndex(base);
+            return false;
+        }
+        stats.clientParse();
         if (server.has(statement)) {
-            push(FAKE_PARSE, new ParseSent(null, null, r));
+            Registration r = new Registration(name, statement, ++clientPosition, server, server.sent);
+            names.put(name, r);
+            push(FAKE_PARSE, new ParseSent(null, null, null, r));
         } else {
             makeRoom();
             writeParse(statement.serverName, statement.body);
-            server.add(statement);
+            Registration r = new Registration(name, statement, ++clientPosition, server, server.sent);
+            names.put(name, r);
+            ServerStatements.Entry entry = server.add(statement, r);
             stats.serverParse();
-            push(PARSE, new ParseSent(statement, server, r));
+            push(PARSE, new ParseSent(statement, server, entry, r));
         }
+        return true;
     }
 
     private void writeParse(byte[] serverName, byte[] body) {
@@ -348,7 +490,7 @@ public final class StatementTracker {
     }
 
     /** Bind (portal, statement, ...) and Describe ('S'|'P', name): the statement name is rewritten. */
-    private void bindOrDescribe(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
+    private boolean bindOrDescribe(byte type, ByteBuf payload, int start, int end) throws ProtocolException {
         int base = payload.readerIndex();
         String portal = null;
         if (type == MessageType.BIND) {
@@ -357,11 +499,20 @@ public final class StatementTracker {
             payload.readerIndex(base);
             sendOriginal(type, payload, start, end);
             push(DESCRIBE, null);
-            return;
+            return true;
         }
         int nameAt = payload.readerIndex();
         String name = Messages.readCString(payload);
         Registration r = name.isEmpty() ? null : names.get(name);
+        if (earlierPipelinesInFlight() && (r == null ? !name.isEmpty() && closeUnsettled(name)
+                : server.unsettled(r.statement, r) || (unsettled(r) && !(server.preparedBy(r.statement, r)
+                        && !closeUnsettled(name))))) {
+            // whether the client has the name, or the server the statement, is not known yet (a name whose
+            // own Parse put its statement on the server is there if and only if that Parse ran, unless a
+            // skipped Close of the name gives it back its earlier statement)
+            payload.readerIndex(base);
+            return false;
+        }
         byte[] serverName;
         if (r == null) {
             if (!name.startsWith("USHER_")) {
@@ -369,7 +520,7 @@ public final class StatementTracker {
                 payload.readerIndex(base);
                 sendOriginal(type, payload, start, end);
                 push(type == MessageType.BIND ? BIND : DESCRIBE, null);
-                return;
+                return true;
             }
             // a name of the form Usher gives statements on servers, never prepared by this client: it must not
             // reach another client's statement, so it goes on under a name no server has
@@ -394,10 +545,11 @@ public final class StatementTracker {
             push(DESCRIBE, null);
         }
         assert portal != null || type == MessageType.DESCRIBE;
+        return true;
     }
 
     /** Close of a named statement: forgotten for this client, answered by Usher; the server keeps it. */
-    private void close(ByteBuf payload, int start, int end) throws ProtocolException {
+    private boolean close(ByteBuf payload, int start, int end) throws ProtocolException {
         int base = payload.readerIndex();
         byte what = payload.readableBytes() > 0 ? payload.readByte() : 0;
         String name = what == 'S' ? Messages.readCString(payload) : "";
@@ -405,10 +557,17 @@ public final class StatementTracker {
             payload.readerIndex(base);
             sendOriginal(MessageType.CLOSE, payload, start, end);
             push(CLOSE, null);
-            return;
+            return true;
+        }
+        if (earlierPipelinesInFlight() && closeUnsettled(name)) {
+            // a Close of the name in an earlier pipeline may be skipped: then the name has the statement it
+            // had before (not the one it seems to have now), and this Close must let go of that one
+            payload.readerIndex(base);
+            return false;
         }
         // PostgreSQL answers CloseComplete whether or not the name exists
         push(FAKE_CLOSE, names.remove(name));
+        return true;
     }
 
     /** Makes sure the server has the statement before a message that uses it. */
@@ -418,16 +577,19 @@ public final class StatementTracker {
         }
         makeRoom();
         serverChannel.write(statement.parseMessage(alloc));
-        server.add(statement);
         server.sent++;
+        ServerStatements.Entry entry = server.add(statement, null);
         stats.serverParse();
-        push((byte) (PARSE | SKIP), new ParseSent(statement, server, null));
+        push((byte) (PARSE | SKIP), new ParseSent(statement, server, entry, null));
     }
 
     /** Keeps the server at max_prepared_statements: the least recently used statement is closed. */
     private void makeRoom() {
+        if (skippingToSync) {
+            return; // the server skips what comes now: an eviction would be undone at once
+        }
         while (server.size() >= maxPreparedStatements) {
-            SharedStatement evicted = server.evictOne();
+            SharedStatement evicted = server.evictOne(server.sent + 1);
             if (evicted == null) {
                 return; // all in use by the pipeline in flight: go over the limit for now
             }
@@ -456,6 +618,11 @@ public final class StatementTracker {
         serverAt[i] = server.sent;
         clientAt[i] = clientPosition;
         size++;
+        if (kind == SYNC) {
+            server.synced = server.sent;
+        } else if (kind == FAKE_CLOSE && ref != null) {
+            namedClosesQueued++;
+        }
         if ((kind == FAKE_PARSE || kind == FAKE_CLOSE) && size == 1) {
             fakesDue = true;
         }
@@ -496,6 +663,9 @@ public final class StatementTracker {
     }
 
     private void pop() {
+        if (kinds[head] == FAKE_CLOSE && refs[head] != null) {
+            namedClosesQueued--;
+        }
         refs[head] = null;
         head = (head + 1) & (kinds.length - 1);
         size--;
@@ -600,11 +770,19 @@ public final class StatementTracker {
         server.removeAddedBefore(serverPos);
         names.values().removeIf(r -> {
             if (r.at <= clientPos) {
+                r.gone = true;
                 registry.release(r.statement);
                 return true;
             }
             return false;
         });
+        // a Close of such a name sent after it and not answered yet: if it is skipped, the name stays gone
+        for (int j = 0; j < size; j++) {
+            int i = (head + j) & (kinds.length - 1);
+            if (kinds[i] == FAKE_CLOSE && refs[i] instanceof Registration r && r.at <= clientPos) {
+                r.gone = true;
+            }
+        }
     }
 
     private static byte base(byte kind) {
@@ -619,6 +797,7 @@ public final class StatementTracker {
         byte kind = headKind();
         Object ref = refs[head];
         if (base(kind) == CLOSE && ref instanceof SharedStatement evicted) {
+            server.closed(evicted);
             registry.release(evicted);
         }
         pop();
@@ -628,13 +807,20 @@ public final class StatementTracker {
 
     /**
      * An ErrorResponse answers the head; PostgreSQL then skips everything up to the next Sync, a Query
-     * too (only Sync ends the skipping: postgres.c, SocketBackend).
+     * too (only Sync ends the skipping: postgres.c, SocketBackend). What they did here is taken back
+     * newest first, so each undo finds the state its message found (a Parse then a Close of one name
+     * leave it absent; an eviction then a new Parse of that statement leave it prepared).
      */
     private void failHead() {
-        undo(headKind(), refs[head]);
-        pop();
-        while (size > 0 && headKind() != SYNC) {
-            undo(headKind(), refs[head]);
+        int n = 1;
+        while (n < size && kinds[(head + n) & (kinds.length - 1)] != SYNC) {
+            n++;
+        }
+        for (int j = n - 1; j >= 0; j--) {
+            int i = (head + j) & (kinds.length - 1);
+            undo(kinds[i], refs[i]);
+        }
+        for (int j = 0; j < n; j++) {
             pop();
         }
         skippingToSync = size == 0; // the Sync is still to come: skip what the client sends until then
@@ -651,18 +837,21 @@ public final class StatementTracker {
                     return;
                 }
                 if (p.statement != null) {
-                    p.server.remove(p.statement);
+                    p.server.remove(p.statement, p.entry);
                 }
                 Registration r = p.registration;
-                if (r != null && names.get(r.name) == r) {
-                    names.remove(r.name);
-                    registry.release(r.statement);
+                if (r != null) {
+                    r.gone = true;
+                    if (names.get(r.name) == r) {
+                        names.remove(r.name);
+                        registry.release(r.statement);
+                    }
                 }
             }
             case FAKE_CLOSE -> {
                 Registration r = (Registration) ref;
                 if (r != null) {
-                    if (!names.containsKey(r.name)) {
+                    if (!r.gone && !names.containsKey(r.name)) {
                         names.put(r.name, r); // the Close never ran: the client still has the statement
                     } else {
                         registry.release(r.statement);
@@ -671,7 +860,7 @@ public final class StatementTracker {
             }
             case CLOSE -> {
                 if (ref instanceof SharedStatement evicted) {
-                    server.add(evicted); // the eviction never ran: the server still has it
+                    server.reopen(evicted); // the eviction never ran: the server still has it
                     registry.release(evicted);
                 }
             }
@@ -700,6 +889,14 @@ public final class StatementTracker {
         }
         dropHeldHeader();
         clientScanner.release();
+        if (waitingPayload != null) {
+            waitingPayload.release();
+            waitingPayload = null;
+        }
+        if (heldInput != null) {
+            heldInput.release();
+            heldInput = null;
+        }
     }
 
 }

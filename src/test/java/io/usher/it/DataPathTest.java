@@ -197,4 +197,51 @@ class DataPathTest {
             assertThat(row.text()).contains("finished");
         }
     }
+
+    /**
+     * A cancel of an idle session (session pooling keeps the server linked): PostgreSQL ignores it, and it
+     * closes the cancel connection only once it has signalled the backend, so a client that waits for that
+     * close (libpq's PQcancel) can send its next query. Usher closed the client's cancel connection before
+     * passing the request on, so the next query was the one cancelled. Found by DifferentialTest's cancels.
+     */
+    @Test
+    void cancelOfAnIdleSessionDoesNotCancelTheNextQuery() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("pool_mode", "session").start();
+             WireClient c = new WireClient(u.port())) {
+            c.loginTrust(TRUST, "appdb");
+            for (int i = 0; i < 20; i++) {
+                c.cancelVia(u.port());
+                c.send(WireClient.query("SELECT pg_sleep(0.05), " + i));
+                assertThat(c.readUntilOneOf('D', 'E').type()).as("round " + i).isEqualTo('D');
+                c.readUntil('Z');
+            }
+        }
+    }
+
+    /**
+     * A cancel sent as soon as ReadyForQuery arrives, in transaction pooling, while another client waits for
+     * the one server: the first client has no server any more, so nothing is cancelled. Usher looked at the
+     * client's server from the cancel connection's thread, where it could still see the server the client's
+     * own thread was giving back, and the request reached the next query on it. Found by DifferentialTest's
+     * cancels (statement pooling); the request is now looked at on the client's own thread. The window is
+     * narrow (the client's thread must stall between the flush of ReadyForQuery and the release): this test
+     * states the property, it did not fail against the old code in the run tried.
+     */
+    @Test
+    void cancelAfterReadyForQueryDoesNotReachTheServerGivenBack() throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("default_pool_size", 1).start();
+             WireClient a = new WireClient(u.port());
+             WireClient b = new WireClient(u.port())) {
+            a.loginTrust(TRUST, "appdb");
+            b.loginTrust(TRUST, "appdb");
+            for (int i = 0; i < 30; i++) {
+                a.send(WireClient.query("SELECT pg_sleep(0.01)"));
+                b.send(WireClient.query("SELECT pg_sleep(0.05), " + i)); // waits for a's server
+                a.readUntil('Z');
+                a.cancelVia(u.port());
+                assertThat(b.readUntilOneOf('D', 'E').type()).as("round " + i).isEqualTo('D');
+                b.readUntil('Z');
+            }
+        }
+    }
 }

@@ -114,13 +114,26 @@ class PreparedProtocolTest {
                 s.add(Step.send(1, 1, parse("", "SELECT 1"), bind("", ""), describe('P', ""), execute("", 0), SYNC));
                 s.add(Step.send(1, 1, parse("g", "SELECT generate_series(1, 5)"), bind("", "g"), execute("", 3), SYNC));
             }
+            case "pipelines that depend on an earlier one's outcome" -> {
+                // sent at once: a Parse, Bind or Close whose effect hangs on an earlier pipeline that fails
+                s.add(Step.send(0, 2, parse("f1", "SELEC bad"), SYNC,
+                        parse("f2", "SELEC bad"), bind("", "f2"), execute("", 0), SYNC));
+                s.add(Step.send(0, 2, bind("", "nosuch"), parse("k1", "SELECT 3"), SYNC,
+                        parse("k2", "SELECT 3"), bind("", "k2"), execute("", 0), SYNC));
+                s.add(Step.send(0, 1, parse("s5", "SELECT 5"), SYNC));
+                s.add(Step.send(0, 3, bind("", "nosuch"), parse("s6", "SELECT 5"), close('S', "s5"), SYNC,
+                        bind("", "s5"), execute("", 0), SYNC, bind("", "s6"), execute("", 0), SYNC));
+                s.add(Step.send(1, 2, parse("s1", "SELECT 5"), SYNC, parse("s2", "SELECT 5"), bind("", "s1"),
+                        execute("", 0), bind("", "s2"), execute("", 0), SYNC));
+            }
             default -> throw new IllegalArgumentException(name);
         }
         return s;
     }
 
     private static final String[] SCRIPTS = {"two clients share a name and a server", "an error in the middle of a pipeline",
-        "close, and a close that an error skips", "flush without sync", "deallocate all", "named portal in a transaction"};
+        "close, and a close that an error skips", "flush without sync", "deallocate all", "named portal in a transaction",
+        "pipelines that depend on an earlier one's outcome"};
 
     /** What a client received, one line per message (ParameterStatus and notices left out). */
     private static List<String> run(List<Step> steps, int port, Runnable reconnect) throws IOException {

@@ -38,6 +38,8 @@ public final class WireClient implements AutoCloseable {
     private final Socket socket;
     private final DataInputStream in;
     private final OutputStream out;
+    private int backendPid;
+    private int backendKey;
 
     public WireClient(int port) throws IOException {
         socket = new Socket("127.0.0.1", port);
@@ -105,7 +107,14 @@ public final class WireClient implements AutoCloseable {
     /** Logs in with trust (no password exchange expected) and reads up to ReadyForQuery. */
     public void loginTrust(String user, String database) throws IOException {
         send(startupPacket(Map.of("user", user, "database", database)));
-        Message m = readUntil('Z');
+        Message m;
+        while ((m = read()).type() != 'Z') {
+            if (m.type() == 'K') {
+                ByteBuffer b = ByteBuffer.wrap(m.payload());
+                backendPid = b.getInt();
+                backendKey = b.getInt();
+            }
+        }
         if (m.payload()[0] != 'I') {
             throw new IOException("unexpected status " + (char) m.payload()[0]);
         }
@@ -136,6 +145,22 @@ public final class WireClient implements AutoCloseable {
             Message m = read();
             if (m.type() == a || m.type() == b) {
                 return m;
+            }
+        }
+    }
+
+    /**
+     * Sends a CancelRequest with the key this connection got at login ({@link #loginTrust}) to the server at
+     * {@code port}, on a connection of its own, and waits until the server closes that connection: as libpq's
+     * PQcancel, so a command sent after this returns cannot be the one the request cancels.
+     */
+    public void cancelVia(int port) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(ByteBuffer.allocate(16).putInt(16).putInt(80877102).putInt(backendPid)
+                    .putInt(backendKey).array());
+            while (s.getInputStream().read() >= 0) {
+                // nothing is sent back: read until the server closes the connection
             }
         }
     }

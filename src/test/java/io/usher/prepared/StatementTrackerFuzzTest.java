@@ -99,6 +99,7 @@ class StatementTrackerFuzzTest {
         boolean serverBroken;        // garbage from a server was delivered
         boolean unsynced;            // extended-protocol messages since the last Sync
         byte lastType;
+        boolean deallocateInFlight;  // a DEALLOCATE ALL or DISCARD ALL sent, its answer maybe not delivered
 
         Run(int maxPrepared) {
             tracker = new StatementTracker(registry, alloc, new StatsRegistry().forDatabase("fuzz"), 1 << 20, maxPrepared);
@@ -190,10 +191,21 @@ class StatementTrackerFuzzTest {
             }
         }
 
-        /** Delivers up to {@code n} answers of the current server to the tracker, as ClientConnection does. */
+        /**
+         * Delivers up to {@code n} answers of the current server to the tracker, then lets a message that
+         * waited for them go on, as ClientConnection does after a read of the server.
+         */
         void deliver(int n) throws ProtocolException {
             for (int i = 0; i < n && !server.answers.isEmpty(); i++) {
                 deliver(server.answers.poll());
+            }
+            if (tracker.canResume()) {
+                tracker.resume();
+                if (tracker.fakesDue()) {
+                    tracker.emitDueFakes(client);
+                }
+                tracker.clientFlushNeeded();
+                receive(server);
             }
         }
 
@@ -213,6 +225,26 @@ class StatementTrackerFuzzTest {
                 tracker.onCommandComplete(Unpooled.wrappedBuffer(m.payload()));
             }
             tracker.emitDueFakes(client);
+        }
+
+        /**
+         * A client that names a statement after DEALLOCATE ALL or DISCARD ALL waits for its answer first:
+         * Usher learns of them from their CommandComplete only (docs/prepared-statements.md), so a
+         * statement the server had before it counts as prepared until then.
+         */
+        void awaitDeallocate() throws ProtocolException {
+            if (!deallocateInFlight) {
+                return;
+            }
+            deallocateInFlight = false;
+            send(0);
+            for (int rounds = 0; rounds < 4 * MAX_OPS && (!server.answers.isEmpty() || tracker.waiting()); rounds++) {
+                deliver(Integer.MAX_VALUE);
+            }
+        }
+
+        static boolean deallocates(String query) {
+            return query != null && (query.equals("DEALLOCATE ALL") || query.equals("DISCARD ALL"));
         }
 
         /** Transaction pooling: between transactions the client may get the other server. */
@@ -270,7 +302,6 @@ class StatementTrackerFuzzTest {
 
     @FuzzTest(maxDuration = "3m")
     void statementTracker(byte[] input) {
-        failingParses = 0;
         FuzzBytes in = new FuzzBytes(input);
         int m = in.u8();
         Run run = new Run(m >= 128 ? 100 : 1 + m % 4);
@@ -280,7 +311,8 @@ class StatementTrackerFuzzTest {
                     step(run, in);
                 }
                 run.send(0);
-                for (int rounds = 0; rounds < 4; rounds++) {
+                // until all is answered (a message waiting for earlier pipelines goes on after their answers)
+                for (int rounds = 0; rounds < 4 * MAX_OPS && (!run.server.answers.isEmpty() || run.tracker.waiting()); rounds++) {
                     run.deliver(Integer.MAX_VALUE);
                     run.receive(run.server);
                 }
@@ -310,30 +342,40 @@ class StatementTrackerFuzzTest {
         }
     }
 
-    /** Off by default: see {@link StatementTrackerRegressionTest#aParseCompleteIsNotFakedForAStatementWhoseParseFails}. */
-    boolean allowOpenFindings = Boolean.getBoolean("usher.fuzz.openFindings");
-    private int failingParses;
-
     /** One operation of the program; unknown ones do nothing. */
     private void step(Run run, FuzzBytes in) throws ProtocolException {
         switch (in.below(16)) {
             case 0 -> {
                 String name = pick(NAMES, in);
                 String query = pick(QUERIES, in);
-                if (query.equals("ERR") && !allowOpenFindings) {
-                    // open finding (docs/fuzzing.md): two names for one failing query text across a Sync
-                    query = "ERR" + ++failingParses;
-                }
+                namesStatement(run, name);
                 run.clientMessage('P', concat(cstring(name), cstring(query), new byte[] {0, 0}));
             }
-            case 1 -> run.clientMessage('B', concat(cstring(pick(PORTALS, in)), cstring(pick(NAMES, in)), new byte[6]));
-            case 2 -> run.clientMessage('D', concat(new byte[] {'S'}, cstring(pick(NAMES, in))));
+            case 1 -> {
+                String portal = pick(PORTALS, in);
+                String name = pick(NAMES, in);
+                namesStatement(run, name);
+                run.clientMessage('B', concat(cstring(portal), cstring(name), new byte[6]));
+            }
+            case 2 -> {
+                String name = pick(NAMES, in);
+                namesStatement(run, name);
+                run.clientMessage('D', concat(new byte[] {'S'}, cstring(name)));
+            }
             case 3 -> run.clientMessage('D', concat(new byte[] {'P'}, cstring(pick(PORTALS, in))));
-            case 4 -> run.clientMessage('E', concat(cstring(pick(PORTALS, in)), new byte[] {0, 0, 0, (byte) in.below(3)}));
+            case 4 -> {
+                String portal = pick(PORTALS, in);
+                run.deallocateInFlight |= Run.deallocates(run.direct.portals.get(portal));
+                run.clientMessage('E', concat(cstring(portal), new byte[] {0, 0, 0, (byte) in.below(3)}));
+            }
             case 5 -> run.clientMessage('C', concat(new byte[] {'S'}, cstring(pick(NAMES, in))));
             case 6 -> run.clientMessage('C', concat(new byte[] {'P'}, cstring(pick(PORTALS, in))));
             case 7, 8 -> run.clientMessage('S', new byte[0]);
-            case 9 -> run.clientMessage('Q', cstring(pick(QUERIES, in)));
+            case 9 -> {
+                String query = pick(QUERIES, in);
+                run.deallocateInFlight |= Run.deallocates(query);
+                run.clientMessage('Q', cstring(query));
+            }
             case 10 -> run.clientMessage('H', new byte[0]);
             case 11 -> run.send(in.u8());
             case 12 -> run.deliver(1 + in.below(8));
@@ -357,6 +399,13 @@ class StatementTrackerFuzzTest {
         }
     }
 
+    /** A Parse, Bind or Describe of a named statement is next. */
+    private static void namesStatement(Run run, String name) throws ProtocolException {
+        if (!name.isEmpty()) {
+            run.awaitDeallocate();
+        }
+    }
+
     private static String pick(String[] options, FuzzBytes in) {
         return options[in.below(options.length)];
     }
@@ -365,7 +414,7 @@ class StatementTrackerFuzzTest {
         return (s + "\0").getBytes(StandardCharsets.UTF_8);
     }
 
-    private static byte[] concat(byte[]... parts) {
+    static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (byte[] p : parts) {
             out.writeBytes(p);
