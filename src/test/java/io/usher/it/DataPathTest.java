@@ -212,8 +212,7 @@ class DataPathTest {
             for (int i = 0; i < 20; i++) {
                 c.cancelVia(u.port());
                 c.send(WireClient.query("SELECT pg_sleep(0.05), " + i));
-                assertThat(c.readUntilOneOf('D', 'E').type()).as("round " + i).isEqualTo('D');
-                c.readUntil('Z');
+                assertNotCancelled(c, i);
             }
         }
     }
@@ -229,20 +228,15 @@ class DataPathTest {
      */
     @Test
     void cancelAfterReadyForQueryDoesNotReachTheServerGivenBack() throws Exception {
-        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("default_pool_size", 1).start();
-             WireClient a = new WireClient(u.port());
-             WireClient b = new WireClient(u.port())) {
-            a.loginTrust(TRUST, "appdb");
-            b.loginTrust(TRUST, "appdb");
+        withTwoClientsOnOneServer((u, a, b) -> {
             for (int i = 0; i < 30; i++) {
                 a.send(WireClient.query("SELECT pg_sleep(0.01)"));
                 b.send(WireClient.query("SELECT pg_sleep(0.05), " + i)); // waits for a's server
                 a.readUntil('Z');
                 a.cancelVia(u.port());
-                assertThat(b.readUntilOneOf('D', 'E').type()).as("round " + i).isEqualTo('D');
-                b.readUntil('Z');
+                assertNotCancelled(b, i);
             }
-        }
+        });
     }
 
     /**
@@ -256,26 +250,48 @@ class DataPathTest {
      */
     @Test
     void aServerGoesToTheNextClientOnlyOnceItsCancelIsDone() throws Exception {
-        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("default_pool_size", 1).start();
-             WireClient a = new WireClient(u.port());
-             WireClient b = new WireClient(u.port());
-             Connection watcher = pg.connectSuper()) {
-            a.loginTrust(TRUST, "appdb");
-            b.loginTrust(TRUST, "appdb");
+        withTwoClientsOnOneServer((u, a, b) -> {
             for (int i = 0; i < 10; i++) {
                 a.send(WireClient.query("SELECT pg_sleep(30) /* handover */"));
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (!one(watcher, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
-                        + " AND query LIKE '%handover */'").equals("1")) {
-                    assertThat(System.nanoTime() - deadline).as("sleeping within 10 s").isNegative();
-                    Thread.sleep(2);
-                }
+                awaitSleeping("handover */");
                 b.send(WireClient.query("SELECT pg_sleep(0.2), " + i)); // waits for a's server
                 a.cancelVia(u.port());
                 assertThat(a.readUntil('E').fields().get('C')).isEqualTo("57014");
                 a.readUntil('Z');
-                assertThat(b.readUntilOneOf('D', 'E').type()).as("round " + i).isEqualTo('D');
-                b.readUntil('Z');
+                assertNotCancelled(b, i);
+            }
+        });
+    }
+
+    /** Two trust clients logged in through an Usher whose pool has one server. */
+    private interface TwoClients {
+        void run(UsherInstance u, WireClient a, WireClient b) throws Exception;
+    }
+
+    private void withTwoClientsOnOneServer(TwoClients body) throws Exception {
+        try (UsherInstance u = UsherInstance.builder(pg).set("auth_type", "trust").set("default_pool_size", 1).start();
+             WireClient a = new WireClient(u.port());
+             WireClient b = new WireClient(u.port())) {
+            a.loginTrust(TRUST, "appdb");
+            b.loginTrust(TRUST, "appdb");
+            body.run(u, a, b);
+        }
+    }
+
+    /** The client's query gave a row, not an error (it was not cancelled); reads up to ReadyForQuery. */
+    private static void assertNotCancelled(WireClient c, int round) throws java.io.IOException {
+        assertThat(c.readUntilOneOf('D', 'E').type()).as("round " + round).isEqualTo('D');
+        c.readUntil('Z');
+    }
+
+    /** Waits (up to 10 s) until PostgreSQL sleeps in a statement whose text ends with {@code tail}. */
+    private void awaitSleeping(String tail) throws Exception {
+        try (Connection watcher = pg.connectSuper()) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!one(watcher, "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+                    + " AND query LIKE '%" + tail + "'").equals("1")) {
+                assertThat(System.nanoTime() - deadline).as("sleeping within 10 s").isNegative();
+                Thread.sleep(2);
             }
         }
     }
