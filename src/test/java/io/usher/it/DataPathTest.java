@@ -221,10 +221,12 @@ class DataPathTest {
      * A cancel sent as soon as ReadyForQuery arrives, in transaction pooling, while another client waits for
      * the one server: the first client has no server any more, so nothing is cancelled. Usher looked at the
      * client's server from the cancel connection's thread, where it could still see the server the client's
-     * own thread was giving back, and the request reached the next query on it. Found by DifferentialTest's
-     * cancels (statement pooling); the request is now looked at on the client's own thread. The window is
-     * narrow (the client's thread must stall between the flush of ReadyForQuery and the release): this test
-     * states the property, it did not fail against the old code in the run tried.
+     * own thread was giving back, and the request would reach the next query on it (PgBouncer's pull request
+     * #717 closes the same race). Seen while looking into DifferentialTest's cancel mismatches in statement
+     * pooling, whose proven cause is the one of aServerGoesToTheNextClientOnlyOnceItsCancelIsDone; the request
+     * is now looked at on the client's own thread. The window is narrow (the client's thread must stall
+     * between the flush of ReadyForQuery and the release): this test states the property, it did not fail
+     * against the old code in the run tried.
      */
     @Test
     void cancelAfterReadyForQueryDoesNotReachTheServerGivenBack() throws Exception {
