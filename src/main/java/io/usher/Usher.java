@@ -519,6 +519,7 @@ public final class Usher implements AutoCloseable {
             closeRequester(requester);
             return;
         }
+        s.cancelSent(); // the server goes back to the pool only once this is done (Pool.release)
         int pid = s.backendPid();
         int key = s.backendKey();
         long limitMillis = config.settings().getDuration("cancel_wait_timeout").toMillis();
@@ -538,11 +539,15 @@ public final class Usher implements AutoCloseable {
             if (!f.isSuccess()) {
                 log.warn("S: {} cancel request for pid={} not sent: {}", s.describe(), pid,
                         f.cause() instanceof io.netty.channel.ConnectTimeoutException ? "cancel_wait_timeout" : f.cause().toString());
+                s.cancelDone();
                 closeRequester(requester);
                 return;
             }
             Channel ch = f.channel();
-            ch.closeFuture().addListener(c -> closeRequester(requester));
+            ch.closeFuture().addListener(c -> {
+                s.cancelDone();
+                closeRequester(requester);
+            });
             ch.writeAndFlush(Messages.cancelRequest(pid, key));
             if (limitMillis > 0) {
                 ScheduledFuture<?> limit = ch.eventLoop().schedule(() -> {

@@ -197,7 +197,9 @@ public final class Pool {
 
     /** A clean, logged-in server comes back: to the first waiter, or to the idle list. */
     public void release(ServerConnection server) {
-        release(server, false);
+        if (!server.deferWhileCancelling(() -> release(server, false))) {
+            release(server, false);
+        }
     }
 
     /**

@@ -1094,6 +1094,43 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
         return remote;
     }
 
+    // Cancel requests Usher sent for this backend that PostgreSQL has not closed yet, and a release that
+    // waits for them (guarded by this)
+    private int cancelsInFlight;
+    private Runnable afterCancels;
+
+    /** A cancel request for this backend is on its way (Usher.sendCancel). */
+    public synchronized void cancelSent() {
+        cancelsInFlight++;
+    }
+
+    /** A cancel request is done (PostgreSQL closed its connection, or it failed): a waiting release goes on. */
+    public void cancelDone() {
+        Runnable release;
+        synchronized (this) {
+            if (--cancelsInFlight > 0 || afterCancels == null) {
+                return;
+            }
+            release = afterCancels;
+            afterCancels = null;
+        }
+        release.run();
+    }
+
+    /**
+     * Holds {@code release} back while cancel requests for this backend are in flight: PostgreSQL signals
+     * the backend more than once for one request (the process, then its group) and may do so late, after
+     * the cancelled query has ended, so the next client's query on this server could be the one
+     * cancelled. False if none is in flight (the caller releases now).
+     */
+    public synchronized boolean deferWhileCancelling(Runnable release) {
+        if (cancelsInFlight == 0) {
+            return false;
+        }
+        afterCancels = release;
+        return true;
+    }
+
     /**
      * Whether the host name this connection was made to resolves to other addresses by now (as
      * PgBouncer, such a server is closed when released and new ones use the new addresses).

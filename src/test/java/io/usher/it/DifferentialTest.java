@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -28,9 +29,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Differential testing: a seeded generator of client sessions (simple and extended protocol, named
  * statements, pipelines with an error in the middle, transactions with savepoints and rollbacks, COPY
- * in and out, notices, wide and large rows, common types, SET of tracked parameters) plays each session
- * against PostgreSQL directly and through Usher, many clients at once on a small pool; every message each
- * client receives must be identical. Left out of the comparison: ParameterStatus and BackendKeyData
+ * in and out, notices, wide and large rows, common types, SET of tracked parameters, cancels) plays each
+ * session against PostgreSQL directly and through Usher, many clients at once on a small pool; every
+ * message each client receives must be identical. Left out of the comparison: ParameterStatus and BackendKeyData
  * (process ids, server versions) and NotificationResponse. A mismatch names the seed and the first
  * differing message. {@code -Dusher.diff.sessions=N} and {@code -Dusher.diff.seed=S} run more or other
  * sessions (CI runs 240 per pool mode).
@@ -39,8 +40,36 @@ class DifferentialTest {
     private static final int CLIENTS = 8;
     private final PostgresCluster pg = PostgresCluster.shared();
 
-    /** One round trip: bytes written at once, then messages read up to the given number of ReadyForQuery. */
-    private record Unit(byte[] bytes, int readies) {}
+    /**
+     * One round trip: bytes written at once, then messages read up to the given number of ReadyForQuery;
+     * with a cancel, see {@link Cancel}.
+     */
+    private record Unit(byte[] bytes, int readies, Cancel cancel) {
+        Unit(byte[] bytes, int readies) {
+            this(bytes, readies, Cancel.NONE);
+        }
+    }
+
+    /**
+     * A CancelRequest with the client's key (the one Usher gave it, to Usher; PostgreSQL's, to PostgreSQL),
+     * timed so the messages that follow do not depend on timing.
+     */
+    private enum Cancel {
+        NONE,
+        /**
+         * A long pg_sleep (simple or extended protocol) is cancelled once pg_stat_activity shows it sleeping:
+         * ErrorResponse 57014, then ReadyForQuery. The statement carries a tag of its own, to be found there.
+         */
+        SLEEP_SIMPLE, SLEEP_EXTENDED,
+        /**
+         * Nothing runs: the cancel is sent first, and the unit's query once the server has closed the cancel
+         * connection (as libpq's PQcancel waits); it must not be cancelled.
+         */
+        IDLE
+    }
+
+    /** Longer than any wait for the cancel, so the sleep always ends by the cancel. */
+    private static final String SLEEP = "SELECT pg_sleep(60) /* differential ";
 
     /** A session for one client, from its seed; {@code statementMode} keeps to single autocommit statements. */
     static List<Unit> session(long seed, boolean statementMode) {
@@ -50,6 +79,13 @@ class DifferentialTest {
         int nextName = 0; // names are never reused: a second Parse of a live name is the one documented difference
         int n = 8 + r.nextInt(18);
         for (int i = 0; i < n; i++) {
+            if (r.nextInt(12) == 0) {
+                // a cancel: valid in every pool mode (the key reaches the server the client is linked to)
+                Cancel c = Cancel.values()[1 + r.nextInt(3)];
+                units.add(c == Cancel.IDLE ? new Unit(WireClient.query("SELECT 'after a cancel', " + r.nextInt(100)), 1, c)
+                        : new Unit(null, 1, c));
+                continue;
+            }
             int kind = r.nextInt(statementMode ? 8 : 13);
             switch (kind) {
                 case 0 -> units.add(q(select(r)));
@@ -143,13 +179,33 @@ class DifferentialTest {
         return new Unit(WireClient.query(sql), 1);
     }
 
-    /** Plays a session; returns one line per message received (ParameterStatus, BackendKeyData, notifications left out). */
-    static List<String> play(List<Unit> units, int port) throws IOException {
+    /**
+     * Plays a session through {@code port} (PostgreSQL's, or Usher's in front of the PostgreSQL at
+     * {@code pgPort}); returns one line per message received (ParameterStatus, BackendKeyData,
+     * notifications left out).
+     */
+    static List<String> play(List<Unit> units, int port, int pgPort) throws IOException {
         List<String> out = new ArrayList<>();
+        WireClient watcher = null; // straight to PostgreSQL: pg_stat_activity
         try (WireClient c = new WireClient(port)) {
             c.loginTrust(TRUST, "appdb");
             for (Unit u : units) {
-                c.send(u.bytes());
+                if (u.cancel() == Cancel.IDLE) {
+                    c.cancelVia(port);
+                    c.send(u.bytes());
+                } else if (u.cancel() != Cancel.NONE) {
+                    String sql = SLEEP + UUID.randomUUID() + " */";
+                    c.send(u.cancel() == Cancel.SLEEP_SIMPLE ? WireClient.query(sql)
+                            : cat(parse("", sql), bind("", ""), execute("", 0), SYNC));
+                    if (watcher == null) {
+                        watcher = new WireClient(pgPort);
+                        watcher.loginTrust(TRUST, "appdb");
+                    }
+                    awaitSleeping(watcher, sql);
+                    c.cancelVia(port);
+                } else {
+                    c.send(u.bytes());
+                }
                 int readies = 0;
                 while (readies < u.readies()) {
                     WireClient.Message m = c.read();
@@ -162,8 +218,36 @@ class DifferentialTest {
                     out.add(ProtocolMessages.describe(m));
                 }
             }
+        } finally {
+            if (watcher != null) {
+                watcher.close();
+            }
         }
         return out;
+    }
+
+    /** Waits (up to 20 s) until PostgreSQL runs the statement and sleeps in it. */
+    private static void awaitSleeping(WireClient watcher, String sql) throws IOException {
+        String tag = sql.substring(SLEEP.length(), sql.length() - 3);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            watcher.send(WireClient.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+                    + " AND query LIKE '%" + tag + "%'"));
+            String count = watcher.readUntil('D').text().substring(6);
+            watcher.readUntil('Z');
+            if (count.equals("1")) {
+                return;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new IOException("the statement to cancel was not seen sleeping within 20 s: " + sql);
+            }
+            try {
+                Thread.sleep(2);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+        }
     }
 
     @ParameterizedTest(name = "pool_mode = {0}")
@@ -177,25 +261,32 @@ class DifferentialTest {
             ExecutorService threads = Executors.newFixedThreadPool(CLIENTS);
             try {
                 long messages = 0;
+                long cancels = 0;
+                long idleCancels = 0;
                 for (int done = 0; done < sessions; done += CLIENTS) {
                     List<Future<String>> results = new ArrayList<>();
                     for (int c = 0; c < CLIENTS && done + c < sessions; c++) {
                         long seed = baseSeed + done + c;
                         results.add(threads.submit(() -> {
                             List<Unit> units = session(seed, statementMode);
-                            List<String> direct = play(units, pg.port());
-                            List<String> pooled = play(units, u.port());
-                            return compare(seed, direct, pooled) + "\n" + direct.size();
+                            List<String> direct = play(units, pg.port(), pg.port());
+                            List<String> pooled = play(units, u.port(), pg.port());
+                            long idle = units.stream().filter(x -> x.cancel() == Cancel.IDLE).count();
+                            long sleeping = units.stream().filter(x -> x.cancel() != Cancel.NONE).count() - idle;
+                            return compare(seed, direct, pooled) + "\n" + direct.size() + "\n" + sleeping + "\n" + idle;
                         }));
                     }
                     for (Future<String> f : results) {
                         String[] r = f.get(120, TimeUnit.SECONDS).split("\n");
                         assertThat(r[0]).as("mismatch").isEmpty();
                         messages += Long.parseLong(r[1]);
+                        cancels += Long.parseLong(r[2]);
+                        idleCancels += Long.parseLong(r[3]);
                     }
                 }
                 System.out.println("differential, " + mode + " pooling: " + sessions + " sessions, " + messages
-                        + " messages compared, 0 differences");
+                        + " messages compared, 0 differences; cancels (each played directly and through Usher): "
+                        + cancels + " of a running statement, " + idleCancels + " of an idle session");
             } finally {
                 threads.shutdownNow();
             }
