@@ -228,6 +228,10 @@ public final class Main implements Callable<Integer> {
         for (String sig : signals.unavailable()) {
             log.warn("{} is reserved by the JVM here; use the console instead", sig);
         }
+        for (String sig : signals.ignored()) {
+            log.warn("{} was ignored when Usher started (nohup?), and the JVM keeps it ignored; use the console instead",
+                    sig);
+        }
         // only now: whoever waits for this line may send SIGTERM, and the handlers are in place
         log.info("process up: Usher {}, pid {}, {} event-loop threads", version(), ProcessHandle.current().pid(),
                 usher.eventLoopThreads());

@@ -21,6 +21,7 @@ final class Signals {
         return t;
     });
     private final List<String> unavailable = new ArrayList<>();
+    private final List<String> ignored = new ArrayList<>();
 
     /**
      * Runs {@code action} on the signals thread each time signal {@code name} (without "SIG")
@@ -28,10 +29,20 @@ final class Signals {
      */
     void on(String name, Runnable action) {
         try {
-            Signal.handle(new Signal(name), sig -> actions.execute(action));
+            if (Signal.handle(new Signal(name), sig -> actions.execute(action)) == sun.misc.SignalHandler.SIG_IGN
+                    && (name.equals("HUP") || name.equals("TERM"))) {
+                // HotSpot leaves HUP, INT and TERM ignored when they were at start: HUP under nohup (INT is
+                // ignored in every background job of a shell script, so it is not worth a warning)
+                ignored.add("SIG" + name);
+            }
         } catch (IllegalArgumentException e) {
             unavailable.add("SIG" + name);
         }
+    }
+
+    /** Signals ignored when Usher started (SIGHUP under nohup): the JVM keeps them ignored. */
+    List<String> ignored() {
+        return ignored;
     }
 
     /** Signals that could not be taken (HotSpot may reserve SIGUSR2, and always SIGQUIT for thread dumps). */

@@ -1096,7 +1096,7 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     // Cancel requests Usher sent for this backend that PostgreSQL has not closed yet, and a release that
     // waits for them (guarded by this)
-    private int cancelsInFlight;
+    private volatile int cancelsInFlight; // written under the lock; read without it on every release
     private Runnable afterCancels;
 
     /** A cancel request for this backend is on its way (Usher.sendCancel). */
@@ -1123,12 +1123,19 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
      * the cancelled query has ended, so the next client's query on this server could be the one
      * cancelled. False if none is in flight (the caller releases now).
      */
-    public synchronized boolean deferWhileCancelling(Runnable release) {
+    public boolean deferWhileCancelling(Runnable release) {
         if (cancelsInFlight == 0) {
+            // the common case, without the lock: a cancel is sent on the client's own event loop, which is
+            // the thread giving the server back, so one sent before this release is seen here
             return false;
         }
-        afterCancels = release;
-        return true;
+        synchronized (this) {
+            if (cancelsInFlight == 0) {
+                return false;
+            }
+            afterCancels = release;
+            return true;
+        }
     }
 
     /**

@@ -308,6 +308,30 @@ class CliTest {
         assertThat(r.stderr()).as(r.toString()).doesNotContain("LOG");
     }
 
+    // started with SIGHUP ignored (nohup), the JVM cannot take it back: Usher says so instead of reloading silently never
+    @Test
+    void aSighupIgnoredAtStartIsReported() throws Exception {
+        Path ini = dir.resolve("hup.ini");
+        Files.writeString(ini, String.join("\n",
+                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
+                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
+                "auth_type = trust", "auth_file = " + dir.resolve("ul.txt"), ""));
+        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder("sh", "-c", "trap '' HUP; exec \"$0\" -cp \"$1\" io.usher.cli.Main \"$2\"",
+                java, System.getProperty("java.class.path"), ini.toString())
+                .redirectErrorStream(true).redirectOutput(dir.resolve("hup.out").toFile()).start();
+        try {
+            await().atMost(Duration.ofSeconds(30)).failFast(() -> !p.isAlive())
+                    .until(() -> Files.readString(dir.resolve("hup.out")).contains("process up"));
+            assertThat(Files.readString(dir.resolve("hup.out")))
+                    .contains("SIGHUP was ignored when Usher started (nohup?)").doesNotContain("SIGTERM was ignored");
+        } finally {
+            p.destroy();
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
     // auth types Usher does not have yet are refused at startup with a clear message
     @Test
     void unsupportedAuthTypeIsRefusedAtStartup() throws Exception {
