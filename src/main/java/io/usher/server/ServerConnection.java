@@ -673,7 +673,9 @@ public final class ServerConnection extends ChannelInboundHandlerAdapter {
 
     public boolean isUsable() {
         State s = state;
-        return s != State.CLOSED && channel != null && channel.isActive();
+        // closing: close() was asked for (KILL, a retirement) and its Terminate may not be out yet; the pool
+        // must not hand it out meanwhile (an auth_query on it failed the login)
+        return s != State.CLOSED && !closing && channel != null && channel.isActive();
     }
 
     public boolean mustRetire(PoolSettings s) {

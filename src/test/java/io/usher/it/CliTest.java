@@ -290,15 +290,24 @@ class CliTest {
         }
     }
 
+    /** A config with one database on an unused port (nothing connects to it) and the given auth_type and lines. */
+    private Path minimalIni(String name, String authType, String... extra) throws IOException {
+        Path ini = dir.resolve(name);
+        List<String> lines = new ArrayList<>(List.of(
+                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
+                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
+                "auth_type = " + authType, "auth_file = " + dir.resolve("ul.txt")));
+        lines.addAll(List.of(extra));
+        lines.add("");
+        Files.writeString(ini, String.join("\n", lines));
+        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        return ini;
+    }
+
     // -q: nothing on stderr, the log goes to logfile only; -v: debug lines appear
     @Test
     void quietAndVerboseFlags() throws Exception {
-        Path ini = dir.resolve("q.ini");
-        Files.writeString(ini, String.join("\n",
-                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
-                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
-                "auth_type = trust", "auth_file = " + dir.resolve("ul.txt"), "logfile = " + dir.resolve("q.log"), ""));
-        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        Path ini = minimalIni("q.ini", "trust", "logfile = " + dir.resolve("q.log"));
         Process quiet = start("-q", ini.toString());
         await().atMost(Duration.ofSeconds(30)).until(() -> Files.exists(dir.resolve("q.log"))
                 && Files.readString(dir.resolve("q.log")).contains("process up"));
@@ -311,12 +320,7 @@ class CliTest {
     // started with SIGHUP ignored (nohup), the JVM cannot take it back: Usher says so instead of reloading silently never
     @Test
     void aSighupIgnoredAtStartIsReported() throws Exception {
-        Path ini = dir.resolve("hup.ini");
-        Files.writeString(ini, String.join("\n",
-                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
-                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
-                "auth_type = trust", "auth_file = " + dir.resolve("ul.txt"), ""));
-        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        Path ini = minimalIni("hup.ini", "trust");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder("sh", "-c", "trap '' HUP; exec \"$0\" -cp \"$1\" io.usher.cli.Main \"$2\"",
                 java, System.getProperty("java.class.path"), ini.toString())
@@ -335,12 +339,7 @@ class CliTest {
     // auth types Usher does not have yet are refused at startup with a clear message
     @Test
     void unsupportedAuthTypeIsRefusedAtStartup() throws Exception {
-        Path ini = dir.resolve("hba.ini");
-        Files.writeString(ini, String.join("\n",
-                "[databases]", "appdb = host=127.0.0.1 port=1 dbname=appdb", "[pgbouncer]",
-                "listen_addr = 127.0.0.1", "listen_port = " + LoopbackPorts.pickFree(), "unix_socket_dir =",
-                "auth_type = ldap", "auth_file = " + dir.resolve("ul.txt"), ""));
-        Files.writeString(dir.resolve("ul.txt"), "\"a\" \"b\"\n");
+        Path ini = minimalIni("hba.ini", "ldap");
         Files.writeString(dir.resolve("hba.conf"), "host all all 127.0.0.1/32 md5\n");
         Run r = run(ini.toString());
         assertThat(r.exitCode()).as(r.toString()).isNotZero();
